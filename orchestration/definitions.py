@@ -1,0 +1,30 @@
+"""The single Dagster ``Definitions`` of dicom-lake (``dagster dev`` / ``dg dev`` load this module)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import curation, deidentification, dose, reports, retrieval
+from orchestration import jobs, schedules, sensors
+from resources.deid.resource import DeidentificationResource
+from resources.dose.resource import DoseResource
+from resources.pacs.resource import PacsResource
+from resources.site_resource import SiteConfigResource
+from resources.warehouse.resource import WarehouseResource
+
+_site = SiteConfigResource(config_path=dg.EnvVar("DICOM_LAKE_CONFIG").get_value())
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([retrieval, deidentification, curation, dose, reports]),
+    asset_checks=dg.load_asset_checks_from_modules([retrieval, deidentification, curation, dose, reports]),
+    jobs=jobs.ALL_JOBS,
+    schedules=schedules.ALL_SCHEDULES,
+    sensors=sensors.ALL_SENSORS,
+    resources={
+        "site": _site,
+        "pacs": PacsResource(site=_site),
+        "deid": DeidentificationResource(site=_site, secret_key=dg.EnvVar("DICOM_LAKE_SECRET_KEY")),
+        "warehouse": WarehouseResource(site=_site),
+        "dose": DoseResource(site=_site),
+    },
+)

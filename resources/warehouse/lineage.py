@@ -1,0 +1,38 @@
+"""Lineage carried by every warehouse row: which partition, run, code and profile produced it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlmodel import Field, SQLModel
+
+CODE_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Lineage:
+    partition_key: str
+    run_id: str
+    code_version: str = CODE_VERSION
+    deid_profile_version: str = ""
+    processed_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
+
+    def columns(self) -> dict[str, object]:
+        return {
+            "partition_key": self.partition_key,
+            "run_id": self.run_id,
+            "code_version": self.code_version,
+            "deid_profile_version": self.deid_profile_version,
+            "processed_at": self.processed_at,
+        }
+
+
+class LineageColumns(SQLModel):
+    """Mixin for warehouse tables (``class Study(LineageColumns, table=True)``)."""
+
+    partition_key: str = Field(index=True, max_length=10)
+    run_id: str = Field(max_length=64)
+    code_version: str = Field(max_length=32)
+    deid_profile_version: str = Field(max_length=64)
+    processed_at: dt.datetime
