@@ -69,8 +69,15 @@ class QuarantineStore:
             reason=reason,
             quarantined_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        sidecar = {"stage": stage, "partition_key": partition_key, "reason": reason, "at": entry.quarantined_at}
-        write_atomically(target.with_name(target.name + ".reason.json"), json.dumps(sidecar, indent=2).encode())
+        sidecar = {
+            "stage": stage,
+            "partition_key": partition_key,
+            "reason": reason,
+            "at": entry.quarantined_at,
+        }
+        write_atomically(
+            target.with_name(target.name + ".reason.json"), json.dumps(sidecar, indent=2).encode()
+        )
         return entry
 
     def entries(self, stage: str | None = None, partition_key: str | None = None) -> list[QuarantineEntry]:

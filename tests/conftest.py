@@ -45,7 +45,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def openrem_test_files() -> Path:
-    """The real vendor DICOM files shipped in the openrem wheel (GPL: fetched at test time, never committed)."""
+    """Real vendor DICOM files from the openrem wheel (GPL: fetched at test time, never committed)."""
     target = CACHE / "openrem" / "test_files"
     if target.is_dir() and any(target.iterdir()):
         return target
@@ -54,7 +54,17 @@ def openrem_test_files() -> Path:
     wheels = list(wheel_dir.glob("openrem-*.whl"))
     if not wheels:
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", OPENREM_REQUIREMENT, "-d", str(wheel_dir)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                OPENREM_REQUIREMENT,
+                "-d",
+                str(wheel_dir),
+            ],
             capture_output=True,
             text=True,
             timeout=300,

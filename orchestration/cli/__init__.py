@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dicom-lake",
         description="De-identified DICOM metadata lake and radiation-dose audit.",
     )
-    parser.add_argument("--config", help="site configuration file (default: $DICOM_LAKE_CONFIG or ./dicom-lake.yaml)")
+    parser.add_argument(
+        "--config", help="site configuration file (default: $DICOM_LAKE_CONFIG or ./dicom-lake.yaml)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:

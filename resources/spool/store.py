@@ -97,7 +97,9 @@ def partition_key_from_dicom_date(value: str | None) -> str | None:
     """``YYYYMMDD`` (DICOM DA) to the partition key ``YYYY-MM-DD``; None when absent or invalid."""
     if not value:
         return None
-    text = str(value).strip()[:8]
+    text = str(value).strip()
+    if len(text) != 8 or not text.isdigit():
+        return None
     try:
         return dt.datetime.strptime(text, "%Y%m%d").date().isoformat()
     except ValueError:
@@ -136,7 +138,9 @@ def fsync_directory(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(target: Path, data: bytes | Sequence[bytes], *, fsync: bool = True, mode: int = 0o600) -> str:
+def write_atomically(
+    target: Path, data: bytes | Sequence[bytes], *, fsync: bool = True, mode: int = 0o600
+) -> str:
     """Write ``data`` to ``target`` atomically and return its SHA-256 (hex).
 
     ``data`` may be a sequence of chunks (e.g. a preamble, meta header and dataset) so callers need
@@ -170,7 +174,9 @@ def write_atomically(target: Path, data: bytes | Sequence[bytes], *, fsync: bool
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise SpoolWriteError(f"{target.name}: could not be written to the spool: {exc.strerror or exc}") from exc
+        raise SpoolWriteError(
+            f"{target.name}: could not be written to the spool: {exc.strerror or exc}"
+        ) from exc
     return digest.hexdigest()
 
 
@@ -185,8 +191,8 @@ class SpoolStore:
             os.chmod(self.root, 0o700)
         self.index_path = self.root / "index.sqlite"
         self._local = threading.local()
-        with self.connect() as con:
-            con.executescript(_SCHEMA)
+        # executescript manages its own transaction, so it runs outside connect().
+        self._connection().executescript(_SCHEMA)
 
     # -- index connection -------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -220,12 +226,19 @@ class SpoolStore:
 
     # -- files ----------------------------------------------------------------------------------------
     def path_for(self, partition_key: str, study_uid: str, sop_instance_uid: str) -> Path:
-        return self.root / partition_key / _safe_component(study_uid) / f"{_safe_component(sop_instance_uid)}.dcm"
+        return (
+            self.root
+            / partition_key
+            / _safe_component(study_uid)
+            / f"{_safe_component(sop_instance_uid)}.dcm"
+        )
 
     def has_instance(self, sop_instance_uid: str) -> bool:
-        row = self._connection().execute(
-            "SELECT 1 FROM spool_instance WHERE sop_instance_uid = ?", (sop_instance_uid,)
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT 1 FROM spool_instance WHERE sop_instance_uid = ?", (sop_instance_uid,))
+            .fetchone()
+        )
         return row is not None
 
     def known_instances(self, sop_instance_uids: Sequence[str] | None = None) -> set[str]:
@@ -286,7 +299,8 @@ class SpoolStore:
             with self.connect() as con:
                 con.execute(
                     """INSERT INTO spool_instance (sop_instance_uid, partition_key, study_uid, series_uid,
-                           sop_class_uid, path, sha256, size_bytes, source, calling_ae_title, received_at, state)
+                           sop_class_uid, path, sha256, size_bytes, source, calling_ae_title,
+                           received_at, state)
                        VALUES (?,?,?,?,?,?,?,?,?,?,?,'received')
                        ON CONFLICT(sop_instance_uid) DO UPDATE SET
                            partition_key=excluded.partition_key, study_uid=excluded.study_uid,
@@ -313,7 +327,9 @@ class SpoolStore:
         return record
 
     # -- queries used by downstream stages ----------------------------------------------------------------
-    def instances(self, partition_key: str, *, states: Sequence[str] = ("received", "released")) -> list[SpoolRecord]:
+    def instances(
+        self, partition_key: str, *, states: Sequence[str] = ("received", "released")
+    ) -> list[SpoolRecord]:
         """The partition's spool rows (ordered by study, series, SOP UID), files that still exist only."""
         marks = ",".join("?" * len(states))
         rows = self._connection().execute(
@@ -345,10 +361,15 @@ class SpoolStore:
         """Delete spool files whose instances were released or quarantined longer ago than ``older_than``."""
         cutoff = (dt.datetime.now(dt.UTC) - older_than).isoformat(timespec="microseconds")
         marks = ",".join("?" * len(states))
-        rows = self._connection().execute(
-            f"SELECT sop_instance_uid, path FROM spool_instance WHERE state IN ({marks}) AND received_at < ?",
-            (*states, cutoff),
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT sop_instance_uid, path FROM spool_instance"
+                f" WHERE state IN ({marks}) AND received_at < ?",
+                (*states, cutoff),
+            )
+            .fetchall()
+        )
         for row in rows:
             with contextlib.suppress(FileNotFoundError):
                 Path(row["path"]).unlink()

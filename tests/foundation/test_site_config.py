@@ -1,0 +1,100 @@
+"""The site file: defaults, validation messages that name the field, secrets only from the environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from resources.site_config import (
+    SECRET_KEY_ENV_VAR,
+    SiteConfigError,
+    load_site_config,
+    secret_from_env,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dicom-lake.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_is_valid() -> None:
+    config = load_site_config(REPO_ROOT / "dicom-lake.example.yaml")
+    assert config.pacs.calling_ae_title
+    assert config.retrieval.policy in {"metadata", "full"}
+
+
+def test_relative_folders_resolve_against_the_config_file(tmp_path: Path) -> None:
+    config = load_site_config(write(tmp_path, "folders:\n  root: data\n  research: /srv/research\n"))
+    assert config.paths.root == (tmp_path / "data").resolve()
+    assert config.paths.spool == (tmp_path / "data" / "spool").resolve()
+    assert config.paths.research == Path("/srv/research")
+
+
+def test_bad_port_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(SiteConfigError, match=r"pacs\.port: .*65535"):
+        load_site_config(write(tmp_path, "pacs:\n  port: 70000\n"))
+
+
+def test_misspelt_option_is_an_error_not_ignored(tmp_path: Path) -> None:
+    with pytest.raises(SiteConfigError, match=r"retrieval\.polcy: Extra inputs are not permitted"):
+        load_site_config(write(tmp_path, "retrieval:\n  polcy: full\n"))
+
+
+def test_ae_title_longer_than_16_characters_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SiteConfigError, match=r"pacs\.calling_ae_title"):
+        load_site_config(write(tmp_path, "pacs:\n  calling_ae_title: A_VERY_LONG_AE_TITLE_X\n"))
+
+
+def test_invalid_regex_in_selection_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        SiteConfigError, match=r"selection\.study_description_include.*invalid regular expression"
+    ):
+        load_site_config(write(tmp_path, "selection:\n  study_description_include: ['(unclosed']\n"))
+
+
+def test_cohort_mode_needs_a_csv(tmp_path: Path) -> None:
+    with pytest.raises(SiteConfigError, match="cohort_csv"):
+        load_site_config(write(tmp_path, "selection:\n  mode: cohort\n"))
+
+
+def test_time_windows_accept_the_compact_form_and_cross_midnight(tmp_path: Path) -> None:
+    config = load_site_config(write(tmp_path, "retrieval:\n  allowed_windows: ['20:00-06:00']\n"))
+    (window,) = config.retrieval.allowed_windows
+    assert window.contains(dt.time(23, 30))
+    assert window.contains(dt.time(5, 59))
+    assert not window.contains(dt.time(12, 0))
+
+
+def test_not_yaml_is_reported_with_the_file_name(tmp_path: Path) -> None:
+    with pytest.raises(SiteConfigError, match="not valid YAML"):
+        load_site_config(write(tmp_path, "pacs: [unclosed\n"))
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SiteConfigError, match="no such configuration file"):
+        load_site_config(tmp_path / "absent.yaml")
+
+
+def test_secret_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SECRET_KEY_ENV_VAR, raising=False)
+    with pytest.raises(SiteConfigError, match=SECRET_KEY_ENV_VAR):
+        secret_from_env(SECRET_KEY_ENV_VAR)
+    monkeypatch.setenv(SECRET_KEY_ENV_VAR, "short")
+    with pytest.raises(SiteConfigError, match="at least 16"):
+        secret_from_env(SECRET_KEY_ENV_VAR)
+    monkeypatch.setenv(SECRET_KEY_ENV_VAR, "a-site-secret-of-enough-length")
+    assert secret_from_env(SECRET_KEY_ENV_VAR) == b"a-site-secret-of-enough-length"
+
+
+def test_warehouse_url_prefers_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_site_config(write(tmp_path, "warehouse:\n  url: sqlite:///from-file.sqlite\n"))
+    monkeypatch.delenv("DICOM_LAKE_WAREHOUSE_URL", raising=False)
+    assert config.warehouse_url() == "sqlite:///from-file.sqlite"
+    monkeypatch.setenv("DICOM_LAKE_WAREHOUSE_URL", "postgresql+psycopg2://u@h/db")
+    assert config.warehouse_url() == "postgresql+psycopg2://u@h/db"
