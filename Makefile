@@ -30,7 +30,7 @@ lint: $(STAMP)
 
 ## Open the Dagster UI on the demo instance (run `make demo` first).
 ui: $(STAMP)
-	DICOM_LAKE_CONFIG=$(CURDIR)/var/demo/dicom-lake.yaml $(BIN)/dagster dev
+	$(BIN)/dicom-lake ui
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

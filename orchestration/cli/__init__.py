@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "orchestration.cli.export_commands",
     "orchestration.cli.operations_commands",
     "orchestration.cli.demo_commands",
+    "orchestration.cli.corpus_commands",
 )
 
 

@@ -1,0 +1,53 @@
+"""``dicom-lake demo`` and ``dicom-lake ui``: the embedded default, end to end, and its Dagster UI."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from typing import Any
+
+from orchestration.cli import CommandError
+
+
+def register(subparsers: Any) -> None:
+    demo = subparsers.add_parser(
+        "demo", help="run the whole chain on the embedded demo PACS (no network, no root)"
+    )
+    demo.add_argument("--seed", type=int, default=2026, help="corpus seed (default 2026)")
+    demo.add_argument("--studies", type=int, default=60, help="studies in the demo corpus (default 60)")
+    demo.add_argument(
+        "--start", type=dt.date.fromisoformat, default=dt.date(2026, 11, 9), help="first study date"
+    )
+    demo.add_argument("--days", type=int, default=7, help="days of partitions (default 7)")
+    demo.set_defaults(handler=run_demo_command)
+
+    ui = subparsers.add_parser(
+        "ui", help="open the Dagster UI on the demo instance (after `dicom-lake demo`)"
+    )
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(handler=run_ui_command)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    from orchestration.demo import default_layout, format_summary, run_demo
+
+    layout = default_layout()
+    summary = run_demo(seed=args.seed, studies=args.studies, start=args.start, days=args.days, layout=layout)
+    print(format_summary(layout, summary))
+    return 1 if summary.failed_runs else 0
+
+
+def run_ui_command(args: argparse.Namespace) -> int:
+    from orchestration.demo import default_layout, prepare_environment
+
+    layout = default_layout()
+    if not layout.config_path.exists():
+        raise CommandError("no demo site yet: run `make demo` (dicom-lake demo) first")
+    prepare_environment(layout)
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    os.execv(
+        dagster, [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(args.port)]
+    )
+    return 0  # not reached
