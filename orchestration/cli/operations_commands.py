@@ -1,0 +1,158 @@
+"""Operations commands: ``dicom-lake listen``, ``dicom-lake health``, ``dicom-lake backfill``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+from typing import Any
+
+from orchestration.cli import CommandError
+from resources.site_config import SiteConfig, load_site_config
+
+DEFINITIONS_MODULE = "orchestration.definitions"
+BACKFILL_JOB = "retrospective_pull_job"
+
+
+def register(subparsers: Any) -> None:
+    listen = subparsers.add_parser(
+        "listen", help="receive studies the PACS forwards (C-STORE SCP) into the spool; runs until stopped"
+    )
+    listen.add_argument("--port", type=int, help="TCP port (default: listener.port)")
+    listen.add_argument("--ae-title", help="our AE title (default: listener.ae_title)")
+    listen.add_argument("--bind", help="bind address (default: listener.bind_address)")
+    listen.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="listener processes sharing the port (SO_REUSEPORT); 2-4 for several concurrent senders",
+    )
+    listen.set_defaults(handler=run_listen_command)
+
+    health = subparsers.add_parser("health", help="is the listener alive? (exit 0 alive, 1 down)")
+    health.add_argument("--json", action="store_true", help="print the full report as JSON")
+    health.set_defaults(handler=run_health_command)
+
+    backfill = subparsers.add_parser(
+        "backfill",
+        help="launch a backfill of retrospective_pull_job for a date range on the Dagster instance",
+    )
+    backfill.add_argument(
+        "--from", dest="start", required=True, type=_date, help="first study date YYYY-MM-DD"
+    )
+    backfill.add_argument("--to", dest="end", required=True, type=_date, help="last study date YYYY-MM-DD")
+    backfill.add_argument("--job", default=BACKFILL_JOB, help=argparse.SUPPRESS)
+    backfill.add_argument("--definitions-module", default=DEFINITIONS_MODULE, help=argparse.SUPPRESS)
+    backfill.set_defaults(handler=run_backfill_command)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _config(args: argparse.Namespace) -> SiteConfig:
+    return load_site_config(args.config)
+
+
+def run_listen_command(args: argparse.Namespace) -> int:
+    from resources.listener import ListenerConfigError, ListenerPlan, run_listener
+
+    config = _config(args)
+    updates: dict[str, Any] = {}
+    if args.port is not None:
+        updates["port"] = args.port
+    if args.ae_title is not None:
+        updates["ae_title"] = args.ae_title
+    if args.bind is not None:
+        updates["bind_address"] = args.bind
+    settings = config.listener.model_validate({**config.listener.model_dump(), **updates})
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its INFO lines repeat ours
+    plan = ListenerPlan(
+        settings=settings,
+        spool_root=config.paths.spool,
+        quarantine_root=config.paths.quarantine,
+        base_dir=config.base_dir,
+    )
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    try:
+        return run_listener(plan, workers=args.workers)
+    except ListenerConfigError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(
+            f"cannot listen on {settings.bind_address}:{settings.port}: {exc.strerror or exc}"
+        ) from None
+
+
+def run_health_command(args: argparse.Namespace) -> int:
+    from resources.listener import check_health
+
+    config = _config(args)
+    report = check_health(config.paths.spool, config.listener.bind_address, config.listener.port)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    elif report.alive:
+        stored = sum(int(p.get("instances_stored", 0)) for p in report.processes)
+        print(
+            f"listener alive: {len(report.processes)} process(es) on port {config.listener.port}, "
+            f"{stored} instance(s) stored since start"
+        )
+    else:
+        print("listener DOWN: " + "; ".join(report.problems))
+    return 0 if report.alive else 1
+
+
+def backfill_command_line(
+    start: dt.date, end: dt.date, *, job: str = BACKFILL_JOB, module: str = DEFINITIONS_MODULE
+) -> list[str]:
+    """The ``dagster job backfill`` command that launches the range on the configured instance."""
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    return [
+        dagster,
+        "job",
+        "backfill",
+        "-m",
+        module,
+        "-j",
+        job,
+        "--from",
+        start.isoformat(),
+        "--to",
+        end.isoformat(),
+        "--tags",
+        json.dumps({"dicom-lake/trigger": "cli-backfill"}),
+        "--noprompt",
+    ]
+
+
+def run_backfill_command(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if args.end < args.start:
+        raise CommandError(f"--to {args.end} is before --from {args.start}")
+    if args.start < config.partitions_start_date:
+        raise CommandError(
+            f"--from {args.start} is before the first partition ({config.partitions_start_date})"
+        )
+    if not os.environ.get("DAGSTER_HOME"):
+        raise CommandError(
+            "DAGSTER_HOME is not set: backfills are launched on a persistent Dagster instance "
+            "(see orchestration/instance/)"
+        )
+    command = backfill_command_line(args.start, args.end, job=args.job, module=args.definitions_module)
+    env = dict(os.environ)
+    if args.config:
+        env["DICOM_LAKE_CONFIG"] = os.path.abspath(args.config)
+    days = (args.end - args.start).days + 1
+    print(f"launching {args.job} for {days} study date(s) {args.start} .. {args.end}")
+    result = subprocess.run(command, env=env, check=False)
+    if result.returncode != 0:
+        raise CommandError(f"dagster job backfill failed (exit {result.returncode})")
+    return 0

@@ -1,0 +1,46 @@
+"""The jobs operators run: retrospective pulls, prospective processing, and the reports.
+
+Selections are by asset group so a job resolves whichever assets of a group exist; the group names
+and the asset keys are the contract of the asset graph (see the project brief).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.partitions import study_date_partitions
+
+PARTITIONED_GROUPS = ("retrieval", "deidentification", "curation", "dose")
+PROSPECTIVE_GROUPS = ("deidentification", "curation", "dose")
+REPORT_GROUPS = ("reports",)
+
+retrospective_pull_job = dg.define_asset_job(
+    name="retrospective_pull_job",
+    selection=dg.AssetSelection.groups(*PARTITIONED_GROUPS),
+    partitions_def=study_date_partitions,
+    description=(
+        "Pull one study date from the PACS (C-FIND index, C-MOVE/C-GET retrieval) and carry it through "
+        "de-identification, curation and dose: every partitioned asset from pacs_study_index to "
+        "effective_dose. Backfill a date range for a retrospective pull."
+    ),
+    tags={"dicom-lake/path": "retrospective"},
+)
+
+prospective_processing_job = dg.define_asset_job(
+    name="prospective_processing_job",
+    selection=dg.AssetSelection.groups(*PROSPECTIVE_GROUPS),
+    partitions_def=study_date_partitions,
+    description=(
+        "Process what the listener received for one study date: de-identification through effective "
+        "dose (no PACS traffic). Requested by the prospective_arrivals sensor."
+    ),
+    tags={"dicom-lake/path": "prospective"},
+)
+
+reports_job = dg.define_asset_job(
+    name="reports_job",
+    selection=dg.AssetSelection.groups(*REPORT_GROUPS),
+    description="Rebuild the whole-warehouse reports: DRL audit and patient cumulative dose.",
+)
+
+ALL_JOBS = [retrospective_pull_job, prospective_processing_job, reports_job]

@@ -1,0 +1,112 @@
+"""Which listener arrivals have settled: the engine behind the ``prospective_arrivals`` sensor.
+
+A study has settled when no instance of it has arrived for the quiet period. Arrivals are read from
+the spool index (``source = 'listener'``) above a watermark (the newest receipt already handed to a
+run), so a restart neither misses nor repeats anything. Study UIDs never leave this module except as
+a digest: the sensor's run keys and tags live in the Dagster event log, which is part of the
+de-identified zone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from resources.listener.scp import SOURCE
+from resources.spool.store import SpoolStore
+
+
+@dataclass(frozen=True)
+class StudyArrival:
+    """One study's arrivals above the watermark, for one study-date partition."""
+
+    study_uid: str
+    partition_key: str
+    first_received_at: str
+    last_received_at: str
+    instances: int
+
+
+@dataclass(frozen=True)
+class PartitionBatch:
+    """The settled studies of one partition: one run request."""
+
+    partition_key: str
+    studies: int
+    instances: int
+    newest_received_at: str
+    digest: str  # of the (study UID, newest receipt) pairs: same arrivals -> same run key
+
+    @property
+    def run_key(self) -> str:
+        return f"arrivals-{self.partition_key}-{self.digest}"
+
+
+@dataclass(frozen=True)
+class ArrivalScan:
+    settled: list[PartitionBatch]
+    unsettled_studies: int
+    watermark: str | None  # newest receipt covered by ``settled`` (or the previous watermark)
+
+
+def study_arrivals(spool: SpoolStore, *, after: str | None) -> list[StudyArrival]:
+    """Listener arrivals received after ``after`` (ISO UTC), grouped by study and partition."""
+    rows = spool._connection().execute(
+        """SELECT study_uid, partition_key, min(received_at) AS first_at, max(received_at) AS last_at,
+                  count(*) AS n
+           FROM spool_instance
+           WHERE source = ? AND received_at > ?
+           GROUP BY study_uid, partition_key
+           ORDER BY last_at""",
+        (SOURCE, after or ""),
+    )
+    return [
+        StudyArrival(
+            study_uid=r["study_uid"],
+            partition_key=r["partition_key"],
+            first_received_at=r["first_at"],
+            last_received_at=r["last_at"],
+            instances=int(r["n"]),
+        )
+        for r in rows
+    ]
+
+
+def scan_arrivals(spool: SpoolStore, *, after: str | None, settled_before: str) -> ArrivalScan:
+    """Split arrivals above the watermark into settled batches (per partition) and unsettled studies.
+
+    A study is settled when its newest instance arrived before ``settled_before`` (now minus the
+    quiet period). The new watermark is the newest receipt of a settled study: every unsettled
+    study's newest receipt is later than that, so it is seen again on the next scan.
+    """
+    arrivals = study_arrivals(spool, after=after)
+    # A study is settled only if all its partitions are: it is one forward from the PACS.
+    newest_by_study: dict[str, str] = {}
+    for arrival in arrivals:
+        newest_by_study[arrival.study_uid] = max(
+            newest_by_study.get(arrival.study_uid, ""), arrival.last_received_at
+        )
+    settled_studies = {uid for uid, newest in newest_by_study.items() if newest < settled_before}
+    by_partition: dict[str, list[StudyArrival]] = defaultdict(list)
+    for arrival in arrivals:
+        if arrival.study_uid in settled_studies:
+            by_partition[arrival.partition_key].append(arrival)
+    batches = []
+    for partition_key, studies in sorted(by_partition.items()):
+        digest = hashlib.sha256()
+        for study in sorted(studies, key=lambda s: s.study_uid):
+            digest.update(f"{study.study_uid}|{study.last_received_at}\n".encode())
+        batches.append(
+            PartitionBatch(
+                partition_key=partition_key,
+                studies=len(studies),
+                instances=sum(s.instances for s in studies),
+                newest_received_at=max(s.last_received_at for s in studies),
+                digest=digest.hexdigest()[:16],
+            )
+        )
+    watermark = max((newest_by_study[uid] for uid in settled_studies), default=after)
+    return ArrivalScan(
+        settled=batches, unsettled_studies=len(newest_by_study) - len(settled_studies), watermark=watermark
+    )
