@@ -1,0 +1,292 @@
+"""Study Root C-FIND at STUDY, SERIES and IMAGE level, tolerant of the usual PACS quirks.
+
+Quirks handled here (PS3.4 C.3 makes most return keys optional, and real archives use that freedom):
+
+- ModalitiesInStudy may be absent (dcmqrscp never returns it): the modalities of a study are then the
+  union of its series' Modality values, which :func:`study_modalities` computes.
+- StationName may differ between study and series level, or exist only at one: selection looks at
+  every station name seen for the study (:class:`StudyIndex.station_names`).
+- Image-level C-FIND may answer nothing for SR series: callers treat an empty answer as "unknown",
+  never as "the series is empty".
+- Numbers of related series/instances may be absent: they are optional and stored as None.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from pydicom.dataset import Dataset
+from pynetdicom import Association
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
+
+from resources.pacs.errors import PacsQueryError, PacsRefusedError, PacsUnavailableError
+from resources.pacs.network import NetworkOptions, PeerAddress, associate, make_ae, release_quietly
+
+log = logging.getLogger(__name__)
+
+_PENDING = (0xFF00, 0xFF01)
+# 0x0122 SOP class not supported, 0x0124 refused: not authorised (PS3.7 C.4); 0xA700 out of resources.
+_REFUSED = (0x0122, 0x0124, 0xA700)
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One study as the PACS described it at STUDY level."""
+
+    study_uid: str
+    study_date: str | None = None
+    study_time: str | None = None
+    accession_number: str | None = None
+    modalities: tuple[str, ...] = ()
+    study_description: str | None = None
+    station_name: str | None = None
+    n_series: int | None = None
+    n_instances: int | None = None
+
+
+@dataclass(frozen=True)
+class SeriesRow:
+    """One series as the PACS described it at SERIES level."""
+
+    series_uid: str
+    study_uid: str
+    modality: str | None = None
+    series_number: int | None = None
+    series_description: str | None = None
+    station_name: str | None = None
+    n_instances: int | None = None
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    """One instance as the PACS described it at IMAGE level."""
+
+    sop_instance_uid: str
+    sop_class_uid: str | None
+    series_uid: str
+    study_uid: str
+    instance_number: int | None = None
+
+
+@dataclass
+class StudyIndex:
+    """A study with its series: what the index stage records and selection decides on."""
+
+    study: StudyRow
+    series: list[SeriesRow] = field(default_factory=list)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return study_modalities(self.study, self.series)
+
+    @property
+    def station_names(self) -> tuple[str, ...]:
+        names = {self.study.station_name} | {s.station_name for s in self.series}
+        return tuple(sorted(n for n in names if n))
+
+
+def study_modalities(study: StudyRow, series: Sequence[SeriesRow]) -> tuple[str, ...]:
+    """ModalitiesInStudy when the PACS gave it, else the union of the series modalities."""
+    found = set(study.modalities) | {s.modality for s in series if s.modality}
+    return tuple(sorted(found))
+
+
+def _text(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _multi(ds: Dataset, keyword: str) -> tuple[str, ...]:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return ()
+    items = value.split("\\") if isinstance(value, str) else list(value)
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
+class PacsQuerier:
+    """C-FIND client on one reused association (re-opened if the PACS drops it).
+
+    Use as a context manager; every method raises :class:`PacsQueryError` on a failure status,
+    :class:`PacsRefusedError` when the PACS refuses us, :class:`PacsUnavailableError` when it is gone.
+    """
+
+    def __init__(self, peer: PeerAddress, options: NetworkOptions) -> None:
+        self.peer = peer
+        self.options = options
+        self._ae = make_ae(peer.calling_ae_title, options)
+        self._ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+        self._assoc: Association | None = None
+
+    def __enter__(self) -> PacsQuerier:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._assoc is not None:
+            release_quietly(self._assoc)
+            self._assoc = None
+
+    def _association(self) -> Association:
+        if self._assoc is None or not self._assoc.is_established:
+            self._assoc = associate(self._ae, self.peer, self.options)
+        return self._assoc
+
+    def find(self, query: Dataset) -> Iterator[Dataset]:
+        """Run one Study Root C-FIND and yield the matches.
+
+        Raises
+        ------
+        PacsRefusedError
+            When the PACS refuses the query (not authorised, SOP class not supported).
+        PacsQueryError
+            On any other failure status.
+        PacsUnavailableError
+            When the association drops or times out mid-query.
+        """
+        assoc = self._association()
+        level = query.get("QueryRetrieveLevel", "?")
+        got_final = False
+        for status, identifier in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
+            if not status:  # empty Dataset: timeout, abort or invalid response
+                break
+            code = int(status.Status)
+            if code in _PENDING:
+                if identifier is not None:
+                    yield identifier
+                continue
+            got_final = True
+            if code == 0x0000:
+                break
+            if code in _REFUSED:
+                raise PacsRefusedError(
+                    f"PACS {self.peer.describe()} refused a {level}-level C-FIND (status 0x{code:04X}); "
+                    "check that our AE title is allowed to query"
+                )
+            raise PacsQueryError(
+                f"PACS {self.peer.describe()}: {level}-level C-FIND failed, status 0x{code:04X}"
+            )
+        if not got_final:
+            self._assoc = None
+            raise PacsUnavailableError(
+                f"PACS {self.peer.describe()}: {level}-level C-FIND got no final response "
+                "(association aborted or timed out)"
+            )
+
+    # -- the three levels -----------------------------------------------------------------------------
+    def find_studies(
+        self,
+        *,
+        study_date: str | None = None,
+        accession_number: str | None = None,
+        patient_id: str | None = None,
+    ) -> list[StudyRow]:
+        """STUDY level. ``study_date`` is DICOM ``YYYYMMDD`` (or a range ``A-B``)."""
+        q = Dataset()
+        q.QueryRetrieveLevel = "STUDY"
+        q.StudyInstanceUID = ""
+        q.StudyDate = study_date or ""
+        q.StudyTime = ""
+        q.AccessionNumber = accession_number or ""
+        if patient_id is not None:
+            q.PatientID = patient_id  # matching key only; never stored
+        q.ModalitiesInStudy = ""
+        q.StudyDescription = ""
+        q.NumberOfStudyRelatedSeries = ""
+        q.NumberOfStudyRelatedInstances = ""
+        rows = []
+        for ds in self.find(q):
+            uid = _text(ds, "StudyInstanceUID")
+            if not uid:
+                continue
+            rows.append(
+                StudyRow(
+                    study_uid=uid,
+                    study_date=_text(ds, "StudyDate"),
+                    study_time=_text(ds, "StudyTime"),
+                    accession_number=_text(ds, "AccessionNumber"),
+                    modalities=_multi(ds, "ModalitiesInStudy"),
+                    study_description=_text(ds, "StudyDescription"),
+                    station_name=_text(ds, "StationName"),
+                    n_series=_int(ds, "NumberOfStudyRelatedSeries"),
+                    n_instances=_int(ds, "NumberOfStudyRelatedInstances"),
+                )
+            )
+        return rows
+
+    def find_series(self, study_uid: str) -> list[SeriesRow]:
+        """SERIES level, for one study."""
+        q = Dataset()
+        q.QueryRetrieveLevel = "SERIES"
+        q.StudyInstanceUID = study_uid
+        q.SeriesInstanceUID = ""
+        q.Modality = ""
+        q.SeriesNumber = ""
+        q.SeriesDescription = ""
+        q.StationName = ""
+        q.NumberOfSeriesRelatedInstances = ""
+        rows = []
+        for ds in self.find(q):
+            uid = _text(ds, "SeriesInstanceUID")
+            if not uid:
+                continue
+            rows.append(
+                SeriesRow(
+                    series_uid=uid,
+                    study_uid=study_uid,
+                    modality=_text(ds, "Modality"),
+                    series_number=_int(ds, "SeriesNumber"),
+                    series_description=_text(ds, "SeriesDescription"),
+                    station_name=_text(ds, "StationName"),
+                    n_instances=_int(ds, "NumberOfSeriesRelatedInstances"),
+                )
+            )
+        return rows
+
+    def find_instances(self, study_uid: str, series_uid: str) -> list[InstanceRow]:
+        """IMAGE level, for one series; an empty list means "the PACS did not say", not "empty"."""
+        q = Dataset()
+        q.QueryRetrieveLevel = "IMAGE"
+        q.StudyInstanceUID = study_uid
+        q.SeriesInstanceUID = series_uid
+        q.SOPInstanceUID = ""
+        q.SOPClassUID = ""
+        q.InstanceNumber = ""
+        rows = []
+        for ds in self.find(q):
+            uid = _text(ds, "SOPInstanceUID")
+            if not uid:
+                continue
+            rows.append(
+                InstanceRow(
+                    sop_instance_uid=uid,
+                    sop_class_uid=_text(ds, "SOPClassUID"),
+                    series_uid=series_uid,
+                    study_uid=study_uid,
+                    instance_number=_int(ds, "InstanceNumber"),
+                )
+            )
+        return rows
+
+    def index_study(self, study: StudyRow) -> StudyIndex:
+        return StudyIndex(study=study, series=self.find_series(study.study_uid))

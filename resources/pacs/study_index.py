@@ -1,0 +1,232 @@
+"""The spool-side index of what the PACS holds for a partition (tables indexed_study / indexed_series).
+
+A rerun replaces the partition's rows in one transaction. SR series are classified here (image-level
+C-FIND for their SOP class) so the retrieval stage knows the dose reports without asking again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from resources.pacs.query import PacsQuerier, SeriesRow, StudyIndex, StudyRow
+from resources.pacs.selection import StudySelector, classify_series
+from resources.spool import SpoolStore, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexSummary:
+    """Counts only (safe for Dagster metadata)."""
+
+    studies_found: int = 0
+    studies_selected: int = 0
+    series: int = 0
+    series_selected: int = 0
+    dose_report_series: int = 0
+    instances_reported: int = 0
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+    sr_series_without_image_answer: int = 0
+
+
+@dataclass(frozen=True)
+class IndexedSeries:
+    series_uid: str
+    study_uid: str
+    modality: str | None
+    series_number: int | None
+    series_description: str | None
+    sop_class_uid: str | None
+    n_instances: int | None
+    is_dose_report: bool
+
+
+@dataclass(frozen=True)
+class IndexedStudy:
+    study_uid: str
+    modalities: tuple[str, ...]
+    n_instances: int | None
+    series: tuple[IndexedSeries, ...]
+
+
+def partition_date_to_dicom(partition_key: str) -> str:
+    """``2026-11-09`` -> ``20261109``.
+
+    Raises
+    ------
+    ValueError
+        If the partition key is not an ISO date.
+    """
+    return dt.date.fromisoformat(partition_key).strftime("%Y%m%d")
+
+
+def find_partition_studies(
+    querier: PacsQuerier,
+    partition_key: str,
+    *,
+    cohort: Sequence[str] | None = None,
+    cohort_key: str = "accession_number",
+) -> list[StudyRow]:
+    """STUDY-level C-FIND for the partition date, or one query per cohort identifier on that date.
+
+    In cohort mode each identifier is matched together with the partition's study date, so a backfill
+    over a date range pulls exactly the cohort's studies of those dates.
+    """
+    date = partition_date_to_dicom(partition_key)
+    if cohort is None:
+        return querier.find_studies(study_date=date)
+    found: dict[str, StudyRow] = {}
+    for identifier in cohort:
+        if cohort_key == "patient_id":
+            rows = querier.find_studies(study_date=date, patient_id=identifier)
+        else:
+            rows = querier.find_studies(study_date=date, accession_number=identifier)
+        for row in rows:
+            found.setdefault(row.study_uid, row)
+    return list(found.values())
+
+
+def index_partition(
+    querier: PacsQuerier,
+    spool: SpoolStore,
+    partition_key: str,
+    selector: StudySelector,
+    *,
+    cohort: Sequence[str] | None = None,
+    cohort_key: str = "accession_number",
+) -> IndexSummary:
+    """Query the PACS for the partition, select studies, and replace the partition's index rows."""
+    summary = IndexSummary()
+    date = partition_date_to_dicom(partition_key)
+    studies = find_partition_studies(querier, partition_key, cohort=cohort, cohort_key=cohort_key)
+    # Some archives match a date loosely; keep only the partition's own date.
+    studies = [s for s in studies if (s.study_date or date) == date]
+    summary.studies_found = len(studies)
+    study_rows: list[tuple[object, ...]] = []
+    series_rows: list[tuple[object, ...]] = []
+    now = utc_now()
+    for study in studies:
+        indexed: StudyIndex = querier.index_study(study)
+        decision = selector.decide(indexed)
+        summary.series += len(indexed.series)
+        if decision.selected:
+            summary.studies_selected += 1
+            summary.series_selected += len(indexed.series)
+        else:
+            summary.skipped_reasons[decision.reason] = summary.skipped_reasons.get(decision.reason, 0) + 1
+        n_instances = study.n_instances
+        if n_instances is None and all(s.n_instances is not None for s in indexed.series) and indexed.series:
+            n_instances = sum(int(s.n_instances or 0) for s in indexed.series)
+        summary.instances_reported += int(n_instances or 0) if decision.selected else 0
+        study_rows.append(
+            (
+                study.study_uid,
+                partition_key,
+                study.accession_number,
+                study.study_date,
+                study.study_time,
+                "\\".join(indexed.modalities),
+                study.study_description,
+                "\\".join(indexed.station_names) or None,
+                study.n_series if study.n_series is not None else len(indexed.series),
+                n_instances,
+                int(decision.selected),
+                decision.reason,
+                now,
+            )
+        )
+        for series in indexed.series:
+            is_dose, sop_class = _classify_for_index(querier, series, decision.selected, summary)
+            summary.dose_report_series += int(is_dose and decision.selected)
+            series_rows.append(
+                (
+                    series.series_uid,
+                    study.study_uid,
+                    partition_key,
+                    series.modality,
+                    series.series_number,
+                    series.series_description,
+                    series.station_name,
+                    sop_class,
+                    series.n_instances,
+                    int(is_dose),
+                    now,
+                )
+            )
+    with spool.connect() as con:
+        con.execute("DELETE FROM indexed_series WHERE partition_key = ?", (partition_key,))
+        con.execute("DELETE FROM indexed_study WHERE partition_key = ?", (partition_key,))
+        con.executemany(
+            """INSERT OR REPLACE INTO indexed_study (study_uid, partition_key, accession_number, study_date,
+                   study_time, modalities, study_description, station_name, n_series, n_instances,
+                   selected, selection_reason, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            study_rows,
+        )
+        con.executemany(
+            """INSERT OR REPLACE INTO indexed_series (series_uid, study_uid, partition_key, modality,
+                   series_number, series_description, station_name, sop_class_uid, n_instances,
+                   is_dose_report, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            series_rows,
+        )
+    log.info(
+        "partition %s: %d studies found, %d selected, %d series",
+        partition_key,
+        summary.studies_found,
+        summary.studies_selected,
+        summary.series,
+    )
+    return summary
+
+
+def _classify_for_index(
+    querier: PacsQuerier, series: SeriesRow, selected: bool, summary: IndexSummary
+) -> tuple[bool, str | None]:
+    if (series.modality or "").upper() != "SR" or not selected:
+        return False, None
+    instances = querier.find_instances(series.study_uid, series.series_uid)
+    if not instances:
+        summary.sr_series_without_image_answer += 1
+    kind = classify_series(series, instances)
+    return kind.is_dose_report, kind.sop_class_uid
+
+
+def read_partition_index(spool: SpoolStore, partition_key: str) -> list[IndexedStudy]:
+    """The selected studies of a partition with their series, as the index stage recorded them."""
+    with spool.connect() as con:
+        studies = con.execute(
+            "SELECT study_uid, modalities, n_instances FROM indexed_study"
+            " WHERE partition_key = ? AND selected = 1 ORDER BY study_uid",
+            (partition_key,),
+        ).fetchall()
+        series = con.execute(
+            "SELECT series_uid, study_uid, modality, series_number, series_description, sop_class_uid,"
+            " n_instances, is_dose_report FROM indexed_series WHERE partition_key = ?"
+            " ORDER BY study_uid, series_number, series_uid",
+            (partition_key,),
+        ).fetchall()
+    by_study: dict[str, list[IndexedSeries]] = {}
+    for row in series:
+        by_study.setdefault(row["study_uid"], []).append(
+            IndexedSeries(
+                series_uid=row["series_uid"],
+                study_uid=row["study_uid"],
+                modality=row["modality"],
+                series_number=row["series_number"],
+                series_description=row["series_description"],
+                sop_class_uid=row["sop_class_uid"],
+                n_instances=row["n_instances"],
+                is_dose_report=bool(row["is_dose_report"]),
+            )
+        )
+    return [
+        IndexedStudy(
+            study_uid=row["study_uid"],
+            modalities=tuple(m for m in (row["modalities"] or "").split("\\") if m),
+            n_instances=row["n_instances"],
+            series=tuple(by_study.get(row["study_uid"], [])),
+        )
+        for row in studies
+    ]
