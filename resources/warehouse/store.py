@@ -1,8 +1,17 @@
-"""The warehouse engine: partition-replacing bulk writes, reads as DataFrames. SQLite or PostgreSQL."""
+"""The warehouse engine: partition-replacing bulk writes, reads as DataFrames. SQLite or PostgreSQL.
+
+The same code runs on both: SQLite is the embedded default (a file beside the other data zones),
+PostgreSQL is reached through a URL in the site configuration. A partition's rows are replaced inside
+one transaction (delete, then bulk insert in batches), so a rerun never duplicates and a run that fails
+halfway leaves the partition's previous rows intact.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,9 +20,17 @@ from sqlmodel import SQLModel
 
 from resources.warehouse.lineage import Lineage
 
+logger = logging.getLogger(__name__)
 
-def make_engine(url: str) -> sa.Engine:
+DEFAULT_BATCH_SIZE = 2000
+MIGRATIONS_FOLDER = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str, *, schema: str | None = None) -> sa.Engine:
+    """An engine for the warehouse URL; ``schema`` (PostgreSQL) sets the search path of every connection."""
     if url.startswith("sqlite"):
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
 
         @sa.event.listens_for(engine, "connect")
@@ -25,16 +42,121 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _table_of(model: type[SQLModel]) -> sa.Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+class PartitionWriter:
+    """Rows for one partition, written in batches inside the transaction opened by the warehouse.
+
+    Obtained from :meth:`Warehouse.writing_partition`; rows are plain mappings without lineage columns.
+    """
+
+    def __init__(
+        self, connection: sa.Connection, lineage: Lineage, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
+        self._connection = connection
+        self._lineage_columns = lineage.columns()
+        self._batch_size = batch_size
+        self._pending: dict[sa.Table, list[dict[str, Any]]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, model: type[SQLModel], row: Mapping[str, Any]) -> None:
+        table = _table_of(model)
+        batch = self._pending.setdefault(table, [])
+        batch.append({**row, **self._lineage_columns})
+        self.counts[table.name] = self.counts.get(table.name, 0) + 1
+        if len(batch) >= self._batch_size:
+            self._flush(table)
+
+    def add_all(self, model: type[SQLModel], rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.add(model, row)
+
+    def _flush(self, table: sa.Table) -> None:
+        batch = self._pending.get(table)
+        if batch:
+            self._connection.execute(sa.insert(table), batch)
+            self._pending[table] = []
+
+    def flush(self) -> None:
+        for table in list(self._pending):
+            self._flush(table)
 
 
 class Warehouse:
-    def __init__(self, url: str) -> None:
+    """The warehouse at ``url`` (SQLAlchemy URL); ``schema`` is a PostgreSQL schema to work in."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.schema = schema
+        self.engine = make_engine(url, schema=schema)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
 
     def create_all(self) -> None:
+        """Create every table straight from the models (tests, throw-away databases)."""
+        _import_all_tables()
         SQLModel.metadata.create_all(self.engine)
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` with the Alembic migrations (the way real sites update)."""
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            command.upgrade(self._alembic_config(connection), revision)
+
+    def downgrade(self, revision: str) -> None:
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            command.downgrade(self._alembic_config(connection), revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def _alembic_config(self, connection: sa.Connection) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
+        config.attributes["connection"] = connection
+        return config
+
+    @contextlib.contextmanager
+    def writing_partition(
+        self,
+        lineage: Lineage,
+        models: Sequence[type[SQLModel]],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> Iterator[PartitionWriter]:
+        """Replace the partition's rows in ``models`` with what the block adds, in one transaction.
+
+        The partition's old rows are deleted first (inside the transaction); on any exception the
+        transaction rolls back and the previous rows stay exactly as they were.
+        """
+        with self.engine.begin() as connection:
+            for model in models:
+                table = _table_of(model)
+                connection.execute(sa.delete(table).where(table.c.partition_key == lineage.partition_key))
+            writer = PartitionWriter(connection, lineage, batch_size=batch_size)
+            yield writer
+            writer.flush()
+        logger.info("partition %s replaced: %s", lineage.partition_key, writer.counts)
 
     def replace_partition(
         self,
@@ -46,27 +168,30 @@ class Warehouse:
         Rows are plain mappings without lineage columns; lineage is added here. Either every table is
         replaced or, on any error, none is: the partition's previous rows stay intact.
         """
-        counts: dict[str, int] = {}
-        extra = lineage.columns()
-        with self.engine.begin() as con:
+        with self.writing_partition(lineage, list(rows_by_table)) as writer:
             for model, rows in rows_by_table.items():
-                table = model.__table__  # type: ignore[attr-defined]
-                con.execute(sa.delete(table).where(table.c.partition_key == lineage.partition_key))
-                batch: list[dict[str, Any]] = []
-                n = 0
-                for row in rows:
-                    batch.append({**row, **extra})
-                    if len(batch) >= 1000:
-                        con.execute(sa.insert(table), batch)
-                        n += len(batch)
-                        batch = []
-                if batch:
-                    con.execute(sa.insert(table), batch)
-                    n += len(batch)
-                counts[table.name] = n
-        return counts
+                writer.add_all(model, rows)
+                writer.counts.setdefault(_table_of(model).name, 0)
+        return dict(writer.counts)
 
     def read_frame(self, sql: str | sa.Select[Any], params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         statement = sa.text(sql) if isinstance(sql, str) else sql
         with self.engine.connect() as con:
             return pd.read_sql(statement, con, params=dict(params or {}))
+
+    def table_names(self) -> list[str]:
+        return sorted(sa.inspect(self.engine).get_table_names())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _import_all_tables() -> None:
+    """Register every warehouse table with the shared metadata (the dose tables when present)."""
+    import resources.warehouse.tables  # noqa: F401
+
+    try:
+        import resources.dose.tables  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "resources.dose.tables":
+            raise
