@@ -1,0 +1,95 @@
+"""``dicom-lake rdsr FILE...``: what the CT dose SR reader found in each file, as JSON.
+
+One JSON object per file, one per line (``--indent`` for people). Patient name, ID and free-text
+descriptions are never printed; the patient's age is (effective dose depends on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from resources.dose.dedup import TOTAL_TOLERANCE_MGYCM
+from resources.dose.errors import NotADoseReportError, UnreadableFileError
+from resources.dose.rdsr import CtDoseReport, read_ct_radiation_dose
+
+_NEVER_PRINTED = {"patient_id", "study_description", "source"}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def report_as_json(path: str, report: CtDoseReport) -> dict[str, Any]:
+    """The reader's result for one file as a JSON-ready dict (patient identity left out)."""
+    body = {k: v for k, v in _plain(report).items() if k not in _NEVER_PRINTED}
+    reported = report.accumulated.dlp_total_mgycm
+    from_events = round(report.dlp_total_from_events, 6)
+    body["totals"] = {
+        "reported": body.pop("accumulated"),
+        "dlp_total_from_events_mgycm": from_events,
+        "events_read": len(report.events),
+        "dlp_total_matches": None
+        if reported is None
+        else abs(reported - from_events) <= TOTAL_TOLERANCE_MGYCM,
+    }
+    for event in body["events"]:
+        region = event.get("target_region")
+        event["target_region"] = (
+            None if region is None else {**region, "meaning": event.pop("target_region_meaning")}
+        )
+        event.pop("target_region_meaning", None)
+    return {"file": path, **body}
+
+
+def describe_file(path: str) -> dict[str, Any]:
+    """What the reader makes of one file (errors become a JSON object with the reason)."""
+    try:
+        report = read_ct_radiation_dose(path)
+    except NotADoseReportError as exc:
+        return {"file": path, "document_type": exc.document_type, "reason": exc.reason}
+    except UnreadableFileError as exc:
+        return {"file": path, "document_type": "unreadable", "reason": str(exc)}
+    return report_as_json(path, report)
+
+
+def _rdsr(args: argparse.Namespace) -> int:
+    worst = 0
+    for name in args.files:
+        if not Path(name).is_file():
+            result: dict[str, Any] = {"file": name, "document_type": "missing", "reason": "no such file"}
+        else:
+            result = describe_file(name)
+        if result["document_type"] in ("missing", "unreadable"):
+            worst = 1
+        sys.stdout.write(json.dumps(result, indent=args.indent, ensure_ascii=False) + "\n")
+    return worst
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "rdsr",
+        help="show what the CT dose SR reader finds in files (JSON, one object per file)",
+        description="Read CT Radiation Dose SRs (TID 10011, also in GE Enhanced SRs) and print, per file, "
+        "the document type, the totals and every irradiation event with its fields and flags. A file "
+        "that is not a CT dose report is named as such. Exit status 1 if a file is missing or unreadable.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
+    parser.set_defaults(handler=_rdsr)
