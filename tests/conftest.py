@@ -12,7 +12,9 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +91,78 @@ def site_folders(tmp_path: Path) -> Iterator[Path]:
     root = tmp_path / "site"
     root.mkdir()
     yield root
+
+
+# -- real DICOM peers (Orthanc, dcmtk): see tests/peers.py for the classes --------------------------------
+LAKE_AE_TITLE = "DICOM_LAKE"
+
+
+@dataclass
+class OrthancForTests:
+    """A running Orthanc plus the storage SCP address it knows as the ``lake`` C-MOVE destination.
+
+    ``lake_port`` is reserved for our storage SCP (start it on that port); ``peer`` is the
+    :class:`tests.peers.OrthancPeer` (``dicom_port``, ``http_port``, ``ae_title``, ``upload``,
+    ``clear``, ``add_modality``, ``rest``).
+    """
+
+    peer: Any
+    lake_ae_title: str
+    lake_port: int
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancForTests]:
+    """A private Orthanc (started with TCP_NODELAY=1) on free loopback ports, one per test module.
+
+    It knows one modality ``lake`` = (``DICOM_LAKE``, 127.0.0.1, ``lake_port``) allowed to echo,
+    find, move, get and store; unknown calling AE titles are refused for find/move/get. Data is loaded
+    through ``orthanc.peer.upload(paths)``; call ``orthanc.peer.clear()`` between tests that need an
+    empty archive. Skips when the ``Orthanc`` binary is missing (CI turns the skip into a failure).
+    """
+    from tests.peers import OrthancPeer, free_port, missing_binaries
+
+    if missing_binaries("Orthanc"):
+        pytest.skip("Orthanc is not installed (Debian package 'orthanc')")
+    lake_port = free_port()
+    peer = OrthancPeer(
+        tmp_path_factory.mktemp("orthanc"),
+        modalities={"lake": (LAKE_AE_TITLE, "127.0.0.1", lake_port)},
+        extra_config={"DicomAlwaysAllowGet": False},
+    )
+    peer.start()
+    try:
+        yield OrthancForTests(peer=peer, lake_ae_title=LAKE_AE_TITLE, lake_port=lake_port)
+    finally:
+        peer.stop()
+
+
+@dataclass
+class DcmqrscpForTests:
+    """A running dcmqrscp archive that knows ``DICOM_LAKE`` at 127.0.0.1:``lake_port``."""
+
+    peer: Any
+    lake_ae_title: str
+    lake_port: int
+
+
+@pytest.fixture(scope="module")
+def dcmqrscp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DcmqrscpForTests]:
+    """dcmtk's dcmqrscp (TCP_NODELAY=1) as a stricter archive; load with ``dcmqrscp.peer.load(paths)``.
+
+    Skips when dcmqrscp or storescu is missing (CI turns the skip into a failure).
+    """
+    from tests.peers import DcmqrscpPeer, free_port, missing_binaries
+
+    missing = missing_binaries("dcmqrscp", "storescu")
+    if missing:
+        pytest.skip(f"dcmtk tools missing: {', '.join(missing)} (Debian package 'dcmtk')")
+    lake_port = free_port()
+    peer = DcmqrscpPeer(
+        tmp_path_factory.mktemp("dcmqrscp"), peers={LAKE_AE_TITLE: ("127.0.0.1", lake_port)}
+    )
+    peer.start()
+    try:
+        yield DcmqrscpForTests(peer=peer, lake_ae_title=LAKE_AE_TITLE, lake_port=lake_port)
+    finally:
+        peer.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,3 +164,32 @@ def release_quietly(assoc: Association) -> None:
     """Release an association if it is still up (used in ``finally`` blocks)."""
     if assoc.is_established:
         assoc.release()
+
+
+def echo(peer: PeerAddress, options: NetworkOptions) -> float:
+    """C-ECHO the PACS; returns the round trip in seconds (association included).
+
+    Raises
+    ------
+    PacsRefusedError
+        When the PACS rejects our association or answers the echo with a failure status.
+    PacsUnavailableError
+        When nothing answers.
+    """
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    began = time.monotonic()
+    ae = make_ae(peer.calling_ae_title, options)
+    ae.add_requested_context(Verification)
+    assoc = associate(ae, peer, options)
+    try:
+        status = assoc.send_c_echo()
+    finally:
+        release_quietly(assoc)
+    if not status:
+        raise PacsUnavailableError(f"PACS {peer.describe()} did not answer the C-ECHO")
+    if int(status.Status) != 0x0000:
+        raise PacsRefusedError(
+            f"PACS {peer.describe()} answered the C-ECHO with status 0x{int(status.Status):04X}"
+        )
+    return time.monotonic() - began

@@ -133,6 +133,7 @@ class PacsQuerier:
         self._ae = make_ae(peer.calling_ae_title, options)
         self._ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
         self._assoc: Association | None = None
+        self._answered = False  # whether this association has answered a request yet
 
     def __enter__(self) -> PacsQuerier:
         return self
@@ -150,6 +151,7 @@ class PacsQuerier:
     def _association(self) -> Association:
         if self._assoc is None or not self._assoc.is_established:
             self._assoc = associate(self._ae, self.peer, self.options)
+            self._answered = False
         return self._assoc
 
     def find(self, query: Dataset) -> Iterator[Dataset]:
@@ -171,6 +173,7 @@ class PacsQuerier:
             if not status:  # empty Dataset: timeout, abort or invalid response
                 break
             code = int(status.Status)
+            self._answered = True
             if code in _PENDING:
                 if identifier is not None:
                     yield identifier
@@ -188,6 +191,14 @@ class PacsQuerier:
             )
         if not got_final:
             self._assoc = None
+            if not self._answered:
+                # Orthanc and others accept the association, then abort the first request of an AE
+                # title they do not know.
+                raise PacsRefusedError(
+                    f"PACS {self.peer.describe()} accepted the association but aborted our first "
+                    f"{level}-level C-FIND: it probably does not allow calling AE title "
+                    f"{self.peer.calling_ae_title!r}; ask the PACS administrator to register it"
+                )
             raise PacsUnavailableError(
                 f"PACS {self.peer.describe()}: {level}-level C-FIND got no final response "
                 "(association aborted or timed out)"
