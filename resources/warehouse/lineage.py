@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 CODE_VERSION = "0.1.0"
@@ -35,4 +36,4 @@ class LineageColumns(SQLModel):
     run_id: str = Field(max_length=64)
     code_version: str = Field(max_length=32)
     deid_profile_version: str = Field(max_length=64)
-    processed_at: dt.datetime
+    processed_at: dt.datetime = Field(sa_type=sa.DateTime)  # naive UTC

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlmodel import Field
 
 from resources.warehouse.lineage import LineageColumns
@@ -83,8 +84,9 @@ class Instance(LineageColumns, table=True):
     modality: str | None = Field(default=None, max_length=16)
     instance_number: int | None = None
     image_type: str | None = Field(default=None, max_length=128)
-    acquisition_datetime: dt.datetime | None = None
-    content_datetime: dt.datetime | None = None
+    # DICOM date-times are local times without an offset: stored naive.
+    acquisition_datetime: dt.datetime | None = Field(default=None, sa_type=sa.DateTime)
+    content_datetime: dt.datetime | None = Field(default=None, sa_type=sa.DateTime)
     irradiation_event_uid: str | None = Field(default=None, index=True, max_length=64)
 
 

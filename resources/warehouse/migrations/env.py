@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlmodel import SQLModel
 
-import resources.warehouse.tables  # noqa: F401  (registers the curation tables)
+import resources.warehouse.tables  # registers the curation tables
 
 try:
     import resources.dose.tables  # type: ignore[import-not-found,unused-ignore]  # noqa: F401

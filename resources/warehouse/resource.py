@@ -1,0 +1,68 @@
+"""The Dagster face of the warehouse and the curation engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from resources.curation.curator import CurationSummary, PartitionCurator
+from resources.curation.quality import QualityRules
+from resources.quarantine import QuarantineStore
+from resources.research_store import ResearchStore
+from resources.warehouse.lineage import Lineage
+from resources.warehouse.store import Warehouse
+from resources.warehouse.tables import CURATION_TABLES
+from resources.site_resource import SiteConfigResource
+
+PHI_FINDINGS_FILE = "_phi_findings.jsonl"
+DEID_SUMMARY_FILE = "_deid_summary.json"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The site's warehouse (URL from the site config or ``$DICOM_LAKE_WAREHOUSE_URL``)."""
+
+    site: SiteConfigResource
+    ctdivol_ceiling_mgy: float = 200.0
+    max_age_years: float = 120.0
+    compression_force_max_n: float = 300.0
+
+    def warehouse(self) -> Warehouse:
+        """The warehouse, migrated to the latest schema revision."""
+        warehouse = Warehouse(self.site.load().warehouse_url())
+        warehouse.upgrade()
+        return warehouse
+
+    def research_files(self, partition_key: str) -> list[Path]:
+        return ResearchStore(self.site.load().paths.research).files(partition_key)
+
+    def curate_partition(self, lineage: Lineage, *, files: list[Path] | None = None) -> CurationSummary:
+        """Replace the partition's rows in every curation table from its de-identified files."""
+        config = self.site.load()
+        research = ResearchStore(config.paths.research)
+        quarantine = QuarantineStore(config.paths.quarantine)
+        partition_key = lineage.partition_key
+
+        def quarantine_unreadable(path: Path, reason: str) -> None:
+            quarantine.put(
+                stage="curation", partition_key=partition_key, name=path.name, reason=reason, source=path
+            )
+
+        curator = PartitionCurator(
+            rules=QualityRules(
+                ctdivol_ceiling_mgy=self.ctdivol_ceiling_mgy,
+                max_age_years=self.max_age_years,
+                compression_force_max_n=self.compression_force_max_n,
+            ),
+            on_unreadable=quarantine_unreadable,
+        )
+        warehouse = self.warehouse()
+        try:
+            with warehouse.writing_partition(lineage, CURATION_TABLES) as writer:
+                return curator.curate(
+                    research.iter_files(partition_key) if files is None else files,
+                    writer,
+                    phi_findings=research.partition_folder(partition_key) / PHI_FINDINGS_FILE,
+                )
+        finally:
+            warehouse.dispose()
