@@ -7,7 +7,8 @@ Contract used:
 
 * ``resources.curation.body_region.infer_body_region(text)`` -> result with ``.code``, ``.name``,
   ``.confidence`` and ``.evidence`` (or None);
-* ``resources.curation.exam_names.ExamNameMapper.default().map(text)`` -> canonical exam name or None.
+* ``resources.curation.exam_names.ExamNameMapper.default().map(text, "CT")`` -> canonical exam name or
+  None.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def default_exam_context() -> ExamContext:
         mapper = ExamNameMapper.default()
 
         def namer(text: str) -> str | None:
-            result = mapper.map(text)
+            result = mapper.map(text, "CT")
             return str(result) if result else None
     except ImportError:
         logger.warning("resources.curation.exam_names not available: exam names are not normalised")

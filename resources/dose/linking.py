@@ -112,7 +112,9 @@ def link_events(
             same = [
                 e.irradiation_event_uid
                 for e in events
-                if e.irradiation_event_uid and protocol and normalise_protocol(e.acquisition_protocol) == protocol
+                if e.irradiation_event_uid
+                and protocol
+                and normalise_protocol(e.acquisition_protocol) == protocol
             ]
             if len(same) == 1:
                 links.append(EventLink(same[0], summary.series_instance_uid, LINK_BY_PROTOCOL, None))

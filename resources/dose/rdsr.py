@@ -472,6 +472,18 @@ class _EventBuilder:
         )
 
 
+def _check_other(node: _Node, builder: _EventBuilder) -> None:
+    """Items this reader does not use (vendor extras): an invalid number there is still flagged."""
+    if node.value_type == "NUM":
+        number = _number(node, builder.decoder)
+        if number is not None and number.value is None:
+            builder.invalid[f"other:{node.concept}"] = number.raw
+            builder.flags.append(f"invalid_number:other:{node.concept.value if node.concept else '?'}")
+    if _CONTENT_SEQUENCE in node.item:
+        for child in _children(node.item):
+            _check_other(child, builder)
+
+
 _PARAMETER_NUMBERS: dict[Code, tuple[str, str | None]] = {
     codes.EXPOSURE_TIME: ("exposure_time", "s"),
     codes.SCANNING_LENGTH: ("scanning_length", "mm"),
@@ -602,6 +614,8 @@ def _read_ct_dose(node: _Node, builder: _EventBuilder) -> None:
             _read_dose_check(child, "alert", builder)
         elif concept == codes.DOSE_CHECK_NOTIFICATION_DETAILS:
             _read_dose_check(child, "notification", builder)
+        else:
+            _check_other(child, builder)
 
 
 def _read_parameters(node: _Node, builder: _EventBuilder) -> None:
@@ -612,6 +626,8 @@ def _read_parameters(node: _Node, builder: _EventBuilder) -> None:
             builder.number(name, child, unit)
         elif concept == codes.CT_XRAY_SOURCE_PARAMETERS:
             _read_source(child, builder)
+        else:
+            _check_other(child, builder)
 
 
 def _read_event(node: _Node, decoder: _Decoder) -> CtIrradiationEvent:
@@ -639,6 +655,8 @@ def _read_event(node: _Node, decoder: _Decoder) -> CtIrradiationEvent:
             _read_parameters(child, builder)
         elif concept == codes.CT_DOSE:
             _read_ct_dose(child, builder)
+        elif concept != codes.ACQUISITION_PROTOCOL:
+            _check_other(child, builder)
     if values.get("irradiation_event_uid") is None:
         builder.flags.append("no_irradiation_event_uid")
     return builder.build()
