@@ -1,0 +1,75 @@
+"""De-identification stage: spool instances of a partition -> research-zone instances (+ leak check)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.partitions import study_date_partitions
+from orchestration.versions import data_version_of, versioned
+from resources.deid.engine import SAFE_PRIVATE_CSV
+from resources.deid.options import OPTIONS_CSV
+from resources.deid.partition_run import deidentify_partition, read_summary
+from resources.deid.profile import TABLE_CSV
+from resources.deid.resource import DeidentificationResource
+from resources.quarantine import QuarantineStore
+from resources.research_store import ResearchStore
+from resources.spool.store import SpoolStore
+
+CODE_VERSION = versioned("deid-1", data_version_of(TABLE_CSV, OPTIONS_CSV, SAFE_PRIVATE_CSV))
+
+
+@dg.asset(
+    partitions_def=study_date_partitions,
+    group_name="deidentification",
+    deps=[dg.AssetKey("retrieved_instances")],
+    kinds={"dicom", "presidio"},
+    code_version=CODE_VERSION,
+)
+def deidentified_instances(context: dg.AssetExecutionContext, deid: DeidentificationResource) -> dg.MaterializeResult:
+    """Every spool instance of the day (PACS or listener), de-identified by PS3.15 Annex E + options."""
+    config = deid.site.load()
+    paths = config.paths
+    summary = deidentify_partition(
+        deid.engine(),
+        SpoolStore(paths.spool),
+        ResearchStore(paths.research),
+        QuarantineStore(paths.quarantine),
+        context.partition_key,
+    )
+    outcomes = summary.outcomes
+    context.log.info(
+        f"partition {context.partition_key}: {outcomes['deidentified']} de-identified, "
+        f"{outcomes['quarantined']} quarantined, {outcomes['opted_out']} opted out"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": outcomes["deidentified"],
+            "deidentified": outcomes["deidentified"],
+            "quarantined": outcomes["quarantined"],
+            "opted_out": outcomes["opted_out"],
+            "unreadable": summary.unreadable,
+            "burned_in_quarantined": summary.burned_in_quarantined,
+            "leak_hits": summary.leak_hits,
+            "findings_by_entity": dg.MetadataValue.json(summary.findings_by_entity),
+            "profile_version": summary.profile_version,
+            "instances_per_second": round(sum(outcomes.values()) / summary.seconds, 1) if summary.seconds else 0.0,
+        }
+    )
+
+
+@dg.asset_check(asset=deidentified_instances, blocking=True)
+def phi_leak_check(context: dg.AssetCheckExecutionContext, deid: DeidentificationResource) -> dg.AssetCheckResult:
+    """Fails when any output of the partition still held a source identifier (those were quarantined)."""
+    partition_key = context.partition_key if context.has_partition_key else None
+    summary = read_summary(ResearchStore(deid.research_root()), partition_key) if partition_key else None
+    if summary is None:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "no de-identification summary for the partition"})
+    leak = summary["leak_check"]
+    return dg.AssetCheckResult(
+        passed=bool(leak["passed"]),
+        metadata={
+            "instances_checked": leak["instances_checked"],
+            "instances_with_leaks": leak["instances_with_leaks"],
+            "hits": leak["hits"],
+        },
+    )

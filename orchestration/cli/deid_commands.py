@@ -1,0 +1,70 @@
+"""``dicom-lake deidentify`` (offline, a folder of files) and ``dicom-lake reidentify`` (needs the vault key)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from resources.deid.folder_run import deidentify_folder
+from resources.deid.resource import build_deidentifier
+from resources.deid.vault import Vault
+from resources.deid.errors import VaultError
+from resources.site_config import (
+    RECIPIENT_KEY_ENV_VAR,
+    SECRET_KEY_ENV_VAR,
+    VAULT_KEY_ENV_VAR,
+    load_site_config,
+    secret_from_env,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "deidentify",
+        help="de-identify a folder of DICOM files offline (same engine and options as the pipeline)",
+    )
+    parser.add_argument("source_dir", type=Path, help="folder of source DICOM files (searched recursively)")
+    parser.add_argument("output_dir", type=Path, help="research copies, quarantine/ and summary.json go here")
+    parser.add_argument("--config", dest="deid_config", help="site configuration file (overrides the global one)")
+    parser.set_defaults(handler=_deidentify)
+
+    reid = subparsers.add_parser("reidentify", help="look a pseudonym up in the vault (needs DICOM_LAKE_VAULT_KEY)")
+    reid.add_argument("pseudonym")
+    reid.set_defaults(handler=_reidentify)
+
+
+def _deidentify(args: argparse.Namespace) -> int:
+    from orchestration.cli import CommandError
+
+    config = load_site_config(args.deid_config or args.config)
+    if not args.source_dir.is_dir():
+        raise CommandError(f"{args.source_dir}: no such folder")
+    secret = secret_from_env(SECRET_KEY_ENV_VAR)
+    assert secret is not None
+    try:
+        engine = build_deidentifier(
+            config,
+            secret,
+            vault_key=secret_from_env(VAULT_KEY_ENV_VAR, required=False),
+            recipient_key=secret_from_env(RECIPIENT_KEY_ENV_VAR, required=False),
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    summary = deidentify_folder(engine, args.source_dir, args.output_dir)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _reidentify(args: argparse.Namespace) -> int:
+    from orchestration.cli import CommandError
+
+    config = load_site_config(args.config)
+    key = secret_from_env(VAULT_KEY_ENV_VAR)
+    assert key is not None
+    try:
+        identity = Vault(config.paths.vault, key).lookup(args.pseudonym.strip())
+    except VaultError as exc:
+        raise CommandError(str(exc)) from None
+    print(json.dumps(identity, indent=2))
+    return 0

@@ -1,0 +1,19 @@
+"""Errors of the de-identification engine. Messages name a file or a UID and the reason, never a value."""
+
+from __future__ import annotations
+
+
+class DeidentificationError(Exception):
+    """Something went wrong while de-identifying."""
+
+
+class ProfileTableError(DeidentificationError):
+    """The PS3.15 action table or an option table is missing or malformed."""
+
+
+class VaultError(DeidentificationError):
+    """The pseudonym vault could not be read or written, or the key is wrong."""
+
+
+class UnreadableInstanceError(DeidentificationError):
+    """An input file is not a readable DICOM instance (truncated, no meta header, bad encoding)."""

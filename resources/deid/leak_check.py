@@ -1,0 +1,66 @@
+"""Verification: search a de-identified dataset for every identifier value of its source.
+
+Runs after de-identification over every element at every depth, including private tags and binary
+values (decoded as Latin-1, which maps every byte to a character). UI values are compared whole, since
+a digit-string patient ID can occur by chance inside a 39-digit HMAC UID; every other value is searched
+for every identifier variant with the same case-insensitive, word-bounded matcher the scrubber uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from resources.deid.phi_scanner import DenyList, Identifiers, deny_list_for
+from resources.deid.tag_paths import tag_label
+
+# Code Value, Coding Scheme Designator/Version, Context Identifier, Mapping Resource, URN/Long Code Value.
+_STRUCTURAL_CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x0008010F, 0x00080105, 0x00080119, 0x00080120})
+_NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV", "OF", "OD", "OL", "OV"})
+
+
+@dataclass(frozen=True)
+class LeakHit:
+    tag_path: str
+    entity_type: str
+
+
+def _values(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, bytes | bytearray):
+        return [bytes(value).decode("latin-1")]
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return [str(v) for v in value]  # type: ignore[union-attr]
+    return [str(value)]
+
+
+def find_leaks(dataset: Dataset, identifiers: Identifiers, *, uids: frozenset[str] = frozenset()) -> list[LeakHit]:
+    """Every place in ``dataset`` where a source identifier survives (tag paths, no values).
+
+    ``uids`` are source UIDs that must not appear unchanged in the output.
+    """
+    deny = deny_list_for(identifiers)
+    hits: list[LeakHit] = []
+    _walk(dataset, "", deny, uids, hits)
+    return hits
+
+
+def _walk(dataset: Dataset, prefix: str, deny: DenyList, uids: frozenset[str], hits: list[LeakHit]) -> None:
+    for elem in dataset:
+        path = prefix + tag_label(int(elem.tag))
+        if elem.VR == "SQ":
+            for index, item in enumerate(elem.value or []):
+                _walk(item, f"{path}[{index}].", deny, uids, hits)
+            continue
+        if elem.VR in _NUMERIC_VRS or elem.tag == 0x7FE00010 or int(elem.tag) in _STRUCTURAL_CODE_TAGS:
+            continue
+        if elem.VR == "UI":
+            if any(v.strip() in uids for v in _values(elem.value)):
+                hits.append(LeakHit(path, "UID"))
+            continue
+        for text in _values(elem.value):
+            for span in deny.find(text):
+                hits.append(LeakHit(path, span.entity_type))
+                break
