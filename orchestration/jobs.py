@@ -1,14 +1,13 @@
 """The jobs operators run: retrospective pulls, prospective processing, and the reports.
 
 Selections are by asset group so a job resolves whichever assets of a group exist; the group names
-and the asset keys are the contract of the asset graph (see the project brief).
+and the asset keys are the contract of the asset graph (see the project brief). The partitioned jobs
+take their partitions (``study_date_partitions``) from the assets they select.
 """
 
 from __future__ import annotations
 
 import dagster as dg
-
-from orchestration.partitions import study_date_partitions
 
 PARTITIONED_GROUPS = ("retrieval", "deidentification", "curation", "dose")
 PROSPECTIVE_GROUPS = ("deidentification", "curation", "dose")
@@ -17,7 +16,6 @@ REPORT_GROUPS = ("reports",)
 retrospective_pull_job = dg.define_asset_job(
     name="retrospective_pull_job",
     selection=dg.AssetSelection.groups(*PARTITIONED_GROUPS),
-    partitions_def=study_date_partitions,
     description=(
         "Pull one study date from the PACS (C-FIND index, C-MOVE/C-GET retrieval) and carry it through "
         "de-identification, curation and dose: every partitioned asset from pacs_study_index to "
@@ -29,7 +27,6 @@ retrospective_pull_job = dg.define_asset_job(
 prospective_processing_job = dg.define_asset_job(
     name="prospective_processing_job",
     selection=dg.AssetSelection.groups(*PROSPECTIVE_GROUPS),
-    partitions_def=study_date_partitions,
     description=(
         "Process what the listener received for one study date: de-identification through effective "
         "dose (no PACS traffic). Requested by the prospective_arrivals sensor."

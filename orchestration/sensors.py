@@ -204,16 +204,17 @@ def prospective_arrivals(context: dg.SensorEvaluationContext, site: SiteConfigRe
 def _error_text(error: Any) -> dict[str, str]:
     if error is None:
         return {}
-    cls_name = getattr(error, "cls_name", None) or type(error).__name__
-    out = {"error": str(cls_name)}
+    # Dagster wraps user errors ("error occurred while executing op"): report the user error.
+    while str(getattr(error, "cls_name", "")).startswith("Dagster") and getattr(error, "cause", None):
+        error = error.cause
+    out = {"error": str(getattr(error, "cls_name", None) or type(error).__name__)}
     message = str(getattr(error, "message", "") or "")
-    # Our own errors name files and UIDs only; anything from a library may quote a value: class only.
+    # Our own errors name files and UIDs only; anything raised elsewhere may quote a value: class only.
     stack = "".join(getattr(error, "stack", []) or [])
-    if any(f"/{m.rstrip('.')}/" in stack for m in _OWN_ERROR_MODULES) and message:
-        out["message"] = message.strip().splitlines()[0][:300]
-    cause = getattr(error, "cause", None)
-    if cause is not None and getattr(cause, "cls_name", None):
-        out["cause"] = str(cause.cls_name)
+    raised_by_us = any(f"/{module.rstrip('.')}/" in stack for module in _OWN_ERROR_MODULES)
+    if raised_by_us and message:
+        first_line = message.strip().splitlines()[0]
+        out["message"] = first_line.split(": ", 1)[-1][:300]
     return out
 
 
