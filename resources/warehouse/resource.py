@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -10,10 +11,17 @@ from resources.curation.curator import CurationSummary, PartitionCurator
 from resources.curation.quality import QualityRules
 from resources.quarantine import QuarantineStore
 from resources.research_store import ResearchStore
+from resources.site_resource import SiteConfigResource
+from resources.warehouse.completeness import (
+    PartitionHealth,
+    device_completeness,
+    field_completeness,
+    flag_counts,
+    partition_health,
+)
 from resources.warehouse.lineage import Lineage
 from resources.warehouse.store import Warehouse
 from resources.warehouse.tables import CURATION_TABLES
-from resources.site_resource import SiteConfigResource
 
 PHI_FINDINGS_FILE = "_phi_findings.jsonl"
 DEID_SUMMARY_FILE = "_deid_summary.json"
@@ -64,5 +72,44 @@ class WarehouseResource(dg.ConfigurableResource):
                     writer,
                     phi_findings=research.partition_folder(partition_key) / PHI_FINDINGS_FILE,
                 )
+        finally:
+            warehouse.dispose()
+
+    def deid_profile_version(self, partition_key: str) -> str:
+        """The de-identification profile version recorded in the partition's ``_deid_summary.json``."""
+        summary = (
+            ResearchStore(self.site.load().paths.research).partition_folder(partition_key) / DEID_SUMMARY_FILE
+        )
+        if not summary.exists():
+            return ""
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return ""
+        if not isinstance(data, dict):
+            return ""
+        value = data.get("profile_version") or data.get("deid_profile_version") or ""
+        return str(value)[:64]
+
+    def completeness(self, partition_key: str) -> tuple[dict[str, float | None], dict[str, dict[str, float]]]:
+        warehouse = self.warehouse()
+        try:
+            return field_completeness(warehouse, partition_key), device_completeness(warehouse, partition_key)
+        finally:
+            warehouse.dispose()
+
+    def flag_counts(self, partition_key: str) -> dict[str, dict[str, int]]:
+        warehouse = self.warehouse()
+        try:
+            return flag_counts(warehouse, partition_key)
+        finally:
+            warehouse.dispose()
+
+    def partition_health(self, partition_key: str) -> PartitionHealth:
+        warehouse = self.warehouse()
+        try:
+            return partition_health(
+                warehouse, partition_key, expected_files=len(self.research_files(partition_key))
+            )
         finally:
             warehouse.dispose()

@@ -188,7 +188,7 @@ class Warehouse:
 
 def _import_all_tables() -> None:
     """Register every warehouse table with the shared metadata (the dose tables when present)."""
-    import resources.warehouse.tables  # noqa: F401
+    import resources.warehouse.tables
 
     try:
         import resources.dose.tables  # type: ignore[import-not-found,unused-ignore]  # noqa: F401

@@ -1,0 +1,115 @@
+"""Curation: the partition's de-identified instances into the warehouse tables users query."""
+
+import dagster as dg
+
+from orchestration.partitions import study_date_partitions
+from orchestration.versions import data_version_of, versioned
+from resources.curation.data_files import DATA_FOLDER
+from resources.warehouse.lineage import CODE_VERSION, Lineage
+from resources.warehouse.resource import WarehouseResource
+
+# Editing a mapping file (exam names, stations, regions) marks the partitions stale.
+CURATION_CODE_VERSION = versioned("curation-1", data_version_of(*sorted(DATA_FOLDER.glob("*.csv"))))
+
+
+@dg.asset(
+    partitions_def=study_date_partitions,
+    group_name="curation",
+    kinds={"python", "sql"},
+    deps=["deidentified_instances"],
+    code_version=CURATION_CODE_VERSION,
+    description="Patients, studies, series, instances, devices, CT acquisitions, mammography exposures, "
+    "quality flags and the PHI-finding audit of the partition, with normalised names and body regions.",
+)
+def curated_instances(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    partition_key = context.partition_key
+    lineage = Lineage(
+        partition_key=partition_key,
+        run_id=context.run.run_id,
+        code_version=f"{CODE_VERSION}/{CURATION_CODE_VERSION}"[:32],
+        deid_profile_version=warehouse.deid_profile_version(partition_key),
+    )
+    summary = warehouse.curate_partition(lineage)
+    if summary.unreadable:
+        context.log.warning(f"{len(summary.unreadable)} unreadable file(s) quarantined")
+    mapped_share = summary.exam_names_mapped / summary.exam_names_total if summary.exam_names_total else 0.0
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": summary.rows.get("instance", 0),
+            "files_read": summary.files,
+            "unreadable_files": len(summary.unreadable),
+            "rows_per_table": dg.MetadataValue.json(summary.rows),
+            "flags_by_rule": dg.MetadataValue.json(dict(summary.flags_by_rule)),
+            "exam_names_mapped_share": dg.MetadataValue.float(round(mapped_share, 4)),
+            # Counts only: the unmapped names themselves are in the warehouse's unmapped_name table.
+            "distinct_unmapped_names": dg.MetadataValue.json(summary.unmapped),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=curated_instances,
+    blocking=True,
+    description="Stops the dose assets when the partition is empty or catastrophically incomplete "
+    "(no instances, fewer than half the de-identified files curated, core fields mostly missing).",
+)
+def curated_partition_not_empty(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    partition_key = context.op_execution_context.partition_key
+    health = warehouse.partition_health(partition_key)
+    return dg.AssetCheckResult(
+        passed=health.ok,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(health.problems) or "partition curated",
+        metadata={
+            "instances": health.instances,
+            "studies": health.studies,
+            "core_completeness": dg.MetadataValue.float(health.core_completeness),
+            "study_date_completeness": dg.MetadataValue.float(health.study_date_completeness),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=curated_instances,
+    description="Share of rows with each key field set, overall and per device (station); warns when a "
+    "dose field is less than 90% complete.",
+)
+def curated_field_completeness(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    partition_key = context.op_execution_context.partition_key
+    fields, per_device = warehouse.completeness(partition_key)
+    dose_fields = ("ct_acquisition.ctdivol_mgy", "mg_exposure.organ_dose_mgy")
+    low = [name for name in dose_fields if fields.get(name) is not None and (fields[name] or 0.0) < 0.9]
+    return dg.AssetCheckResult(
+        passed=not low,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=("incomplete: " + ", ".join(low)) if low else "dose fields complete",
+        metadata={
+            "field_completeness": dg.MetadataValue.json(fields),
+            "device_completeness": dg.MetadataValue.json(per_device),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=curated_instances,
+    description="Quality flag counts per rule and severity; warns when any error-severity flag was raised.",
+)
+def curated_quality_flags(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    partition_key = context.op_execution_context.partition_key
+    counts = warehouse.flag_counts(partition_key)
+    errors = sum(counts.get("error", {}).values())
+    return dg.AssetCheckResult(
+        passed=errors == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{errors} error-severity flag(s)",
+        metadata={
+            "flag_counts": dg.MetadataValue.json(counts),
+            "total_flags": sum(sum(rules.values()) for rules in counts.values()),
+        },
+    )
