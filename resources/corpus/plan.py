@@ -356,7 +356,9 @@ class CorpusPlanner:
             age_days = rng.randint(47 * 365, 73 * 365)
         elif is_child:
             sex = rng.choice(("F", "M"))
-            band = CHILD_AGE_BANDS[(slot + stable_int(spec.seed, "band")) % len(CHILD_AGE_BANDS)]
+            # The n-th child gets the n-th band in turn, so every band appears in small corpora.
+            ordinal = int((slot + 1) * spec.paediatric_fraction + self._phase["child"])
+            band = CHILD_AGE_BANDS[ordinal % len(CHILD_AGE_BANDS)]
             age_days = rng.randint(40, 330) if band == 0 else int(band * 365.25) + rng.randint(-100, 150)
         else:
             sex = rng.choice(("F", "M"))
