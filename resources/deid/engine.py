@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import pydicom
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence
@@ -66,7 +66,7 @@ _DEVICE_SERIAL = "121016"
 _DEVICE_LOCATION = "121017"
 _HONORIFICS = frozenset({"DR", "MR", "MRS", "MS", "MISS", "PROF", "JR", "SR", "II", "III", "MD", "PHD"})
 # Warnings from pydicom that mean the bytes cannot be trusted (instance is quarantined).
-_UNTRUSTED_WARNING_WORDS = ("character set", "codec", "decode", "delimiter", "truncat", "end of file", "unknown vr")
+_UNTRUSTED_WARNING_WORDS = ("character set", "encoding", "codec", "decode", "delimiter", "truncat", "end of file", "unknown vr")
 _ID_KEYWORDS = (
     "PatientID",
     "OtherPatientIDs",
@@ -219,6 +219,8 @@ class Deidentifier:
                 warnings.simplefilter("always")
                 ds = pydicom.dcmread(path)
                 _touch_everything(ds)
+        except UnreadableInstanceError as exc:
+            raise UnreadableInstanceError(f"{name}: {exc}") from None
         except InvalidDicomError:
             raise UnreadableInstanceError(f"{name}: not a DICOM file with a meta header (PS3.10)") from None
         except Exception as exc:  # pydicom raises many types for damaged input
@@ -483,8 +485,23 @@ def _as_list(value: object) -> list[object]:
 
 
 def _touch_everything(ds: Dataset) -> None:
-    """Convert every raw element now, so damaged values fail at read time with the file's name."""
-    for elem in ds:
+    """Convert every raw element now, so damaged values fail at read time with the file's name.
+
+    Raises
+    ------
+    UnreadableInstanceError
+        If a value is shorter than its declared length (pydicom reads a truncated file silently).
+    """
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag)
+        if (
+            isinstance(raw, RawDataElement)
+            and isinstance(raw.value, bytes)
+            and raw.length != 0xFFFFFFFF
+            and len(raw.value) < raw.length
+        ):
+            raise UnreadableInstanceError(f"truncated at {tag_label(int(tag))}")
+        elem = ds[tag]
         if elem.VR == "SQ":
             for item in elem.value or []:
                 _touch_everything(item)

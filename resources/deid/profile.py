@@ -8,7 +8,8 @@ depth of the dataset.
 Action codes: D (dummy), Z (zero length), X (remove), K (keep), C (clean), U (consistent new UID),
 P (dicom-lake: pseudonymise by keyed HMAC) and the combined codes of the table. The engine resolves a
 combined code to the choice that keeps an object valid whatever the attribute's type in its IOD:
-Z/D, X/D and X/Z/D become D; X/Z becomes Z; X/Z/U* becomes U for a UID and Z otherwise.
+Z/D, X/D and X/Z/D become D; X/Z becomes Z; X/Z/U* becomes U for a UID or a sequence (whose UIDs
+are replaced inside) and Z otherwise.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ class Profile:
             return self._cache[tag]
         action = self._overrides.get(tag) or self.table.action_for(tag)
         if action == "X/Z/U*":
-            return "U" if vr == "UI" else "Z"  # depends on the element's VR: not cached
+            # A UID gets a new UID; a sequence is kept and its UIDs replaced inside; anything else is emptied.
+            return "U" if vr in ("UI", "SQ") else "Z"  # depends on the element's VR: not cached
         resolved = RESOLVED_COMBINED.get(action, action) if action else None
         self._cache[tag] = resolved
         return resolved
