@@ -19,6 +19,10 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Test helpers are imported as ``tests.<module>`` (e.g. ``tests.peers``) whatever pytest's rootdir
+# insertion put on sys.path.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
 CACHE = REPO_ROOT / ".cache"
 OPENREM_REQUIREMENT = "openrem==1.0.0b3"
 OPENREM_TEST_FILES = "openrem/remapp/tests/test_files/"

@@ -126,7 +126,7 @@ class DemoPacs:
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
         for context in AllStoragePresentationContexts:
             # C-GET sends back over this association: we act as SCU of the storage classes.
-            ae.add_supported_context(str(context.abstract_syntax), scu_role=True, scp_role=False)
+            ae.add_supported_context(str(context.abstract_syntax), scu_role=True, scp_role=True)
         for context in AllStoragePresentationContexts[:127]:
             ae.add_requested_context(str(context.abstract_syntax))
         if self.allowed_calling_ae_titles is not None:
@@ -241,7 +241,13 @@ class DemoPacs:
             yield None, None
             return
         entries = self._instances(event.identifier)
-        yield destination[0], destination[1], {"contexts": self._contexts_for(entries)}
+        # The sub-association to the destination is opened by pynetdicom with these keyword arguments:
+        # our socket options must reach it too, or every C-STORE stalls on Nagle's algorithm.
+        sub_association = {
+            "contexts": self._contexts_for(entries),
+            "evt_handlers": nodelay_handlers(self.options.tcp_nodelay),
+        }
+        yield destination[0], destination[1], sub_association
         yield len(entries)
         with self._lock:
             self.moves_served += 1

@@ -314,8 +314,7 @@ class PartitionRetriever:
         summary = RetrievalSummary(policy=self.options.policy, method=self.options.method)
         summary.studies = len(studies)
         summary.series = sum(len(s.series) for s in studies)
-        with PacsQuerier(self.peer, self.network) as querier:
-            plans = [plan_study(querier, self.spool, study, self.options.policy) for study in studies]
+        plans = self._plan_with_retries(studies)
         summary.instances_expected = sum(p.expected + p.already_present for p in plans)
         summary.instances_already_present = sum(p.already_present for p in plans)
         for plan in plans:
@@ -324,7 +323,7 @@ class PartitionRetriever:
         todo = [p for p in plans if p.items]
         failures: list[tuple[StudyPlan, int, str]] = []
         errors: list[PacsError] = []
-        with self._storage_scp():
+        with self._storage_scp() if todo else contextlib.nullcontext():
             workers = max(1, min(self.options.concurrent_moves, len(todo) or 1))
             if workers == 1:
                 for plan in todo:
@@ -359,6 +358,25 @@ class PartitionRetriever:
         return summary
 
     # -- internals ---------------------------------------------------------------------------------
+    def _plan_with_retries(self, studies: Sequence[IndexedStudy]) -> list[StudyPlan]:
+        """Plan every study (image-level C-FINDs), retrying a PACS that is down with backoff."""
+        attempts = self.options.max_retries + 1
+        for attempt in range(attempts):
+            if attempt:
+                with self._lock:
+                    self._retries += 1
+                self._sleep(self.options.retry_backoff_s * (2 ** (attempt - 1)))
+            try:
+                with PacsQuerier(self.peer, self.network) as querier:
+                    return [plan_study(querier, self.spool, study, self.options.policy) for study in studies]
+            except PacsUnavailableError as exc:
+                log.warning("partition %s: planning attempt %d: %s", self.partition_key, attempt + 1, exc)
+                if attempt == attempts - 1:
+                    raise PacsUnavailableError(
+                        f"{exc} (gave up after {attempts} attempts; nothing was retrieved in this run)"
+                    ) from None
+        raise AssertionError("unreachable")
+
     def _check_window(self) -> None:
         check_allowed_window(self.options.allowed_windows, self._now())
 
