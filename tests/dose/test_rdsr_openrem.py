@@ -137,7 +137,7 @@ def test_other_documents_are_named_for_what_they_are(
 
 
 def test_pixelmed_toshiba_and_ge(openrem_test_files: Path) -> None:
-    # test_import_ct_rdsr_toshiba_pixelmed.py::test_import_toshiba_from_pixelmed / test_import_ge_from_pixelmed
+    # test_import_ct_rdsr_toshiba_pixelmed.py: test_import_toshiba_from_pixelmed, test_import_ge_from_pixelmed
     toshiba = read(openrem_test_files, "CT-RDSR-ToshibaPixelMed.dcm")
     assert toshiba.accumulated.total_number_of_events == 3
     assert toshiba.accumulated.dlp_total_mgycm == pytest.approx(349.7, abs=0.005)
