@@ -1,7 +1,5 @@
 """De-identification stage: spool instances of a partition -> research-zone instances (+ leak check)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.partitions import study_date_partitions

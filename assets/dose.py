@@ -1,7 +1,5 @@
 """Dose assets: CT irradiation events, per-study dose, effective dose (partitioned by study date)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.partitions import study_date_partitions

@@ -1,7 +1,5 @@
 """Whole-warehouse dose reports: DRL audit and per-patient cumulative dose (not partitioned)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.dose import effective_dose, study_dose

@@ -1,7 +1,5 @@
 """Retrieval stage: what the PACS holds for a study date, and the instances pulled into the spool."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.partitions import study_date_partitions
