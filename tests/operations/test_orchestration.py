@@ -220,11 +220,14 @@ def test_sensor_definition_evaluates_with_the_site_resource(tmp_path: Path) -> N
     store.close()
     defs = stub_graph.stub_definitions(str(path))
     sensor = defs.resolve_sensor_def("prospective_arrivals")
-    with dg.instance_for_test() as instance, dg.build_sensor_context(
-        instance=instance,
-        resources={"site": SiteConfigResource(config_path=str(path))},
-        repository_def=defs.get_repository_def(),
-    ) as context:
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance,
+            resources={"site": SiteConfigResource(config_path=str(path))},
+            repository_def=defs.get_repository_def(),
+        ) as context,
+    ):
         result = sensor.evaluate_tick(context)
     assert [r.partition_key for r in result.run_requests or []] == ["2026-11-09"]
     assert result.cursor and ArrivalCursor.parse(result.cursor).watermark

@@ -1,0 +1,196 @@
+"""Listener throughput: dcmtk ``storescu`` into ``dicom-lake listen`` vs into dcmtk's own ``storescp``.
+
+Same files, same run, every process with ``TCP_NODELAY=1``. One sender, then 4 concurrent senders.
+Prints instances/s for each receiver and the ratio listener/dcmtk. Targets: >= 0.3x dcmtk with one
+sender, >= 0.6x with 4 senders, with the listener's durability on (each instance fsynced and renamed
+into the spool, its receipt committed to the spool index before the success status). ``storescp``
+writes plain files without fsync.
+
+    .venv/bin/python benchmarks/listener.py [--instances 2000] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "TCP_NODELAY": "1", "PYTHONPATH": str(REPO_ROOT)}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def make_files(folder: Path, n: int, *, per_study: int = 100, rows: int = 64) -> list[Path]:
+    """Synthetic CT instances (64x64 16-bit: about 9 KB each, the size of a small image/SR)."""
+    folder.mkdir(parents=True)
+    paths = []
+    study = series = ""
+    for i in range(n):
+        if i % per_study == 0:
+            study, series = generate_uid(), generate_uid()
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        sop = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = sop
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.StudyDate, ds.Modality, ds.PatientID = "20261109", "CT", "BENCH"
+        ds.Rows = ds.Columns = rows
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = np.full(rows * rows, i % 4096, dtype=np.uint16).tobytes()
+        path = folder / f"{i:05d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def send(port: int, files: list[Path], senders: int, called_ae: str) -> float:
+    """Seconds for ``senders`` concurrent storescu processes to send ``files`` (split evenly)."""
+    chunks = [files[i::senders] for i in range(senders)]
+
+    def one(chunk: list[Path]) -> int:
+        command = ["storescu", "-R", "-aet", "PACS", "-aec", called_ae, "127.0.0.1", str(port)]
+        return subprocess.run(command + [str(p) for p in chunk], env=ENV, capture_output=True).returncode
+
+    began = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(senders) as pool:
+        codes = list(pool.map(one, chunks))
+    elapsed = time.perf_counter() - began
+    if any(codes):
+        raise SystemExit(f"storescu failed: exit codes {codes}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=4, help="listener processes sharing the port")
+    args = parser.parse_args()
+    for tool in ("storescu", "storescp"):
+        if shutil.which(tool) is None:
+            print(f"{tool} (dcmtk) is not installed; nothing measured")
+            return 1
+    work = Path(tempfile.mkdtemp(prefix="listener-bench-"))
+    dicom_lake = str(Path(sys.executable).parent / "dicom-lake")
+    try:
+        files = make_files(work / "files", args.instances)
+        size_kib = sum(p.stat().st_size for p in files) / len(files) / 1024
+        results: dict[tuple[str, int], float] = {}
+        for senders in (1, 4):
+            # dcmtk storescp: --fork so concurrent associations are served (one process each).
+            out = work / f"storescp-{senders}"
+            out.mkdir()
+            port = free_port()
+            dcmtk = subprocess.Popen(
+                ["storescp", "--fork", "-od", str(out), "-aet", "STORESCP", str(port)],
+                env=ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                wait_for_port(port)
+                seconds = send(port, files, senders, "STORESCP")
+            finally:
+                dcmtk.terminate()
+                dcmtk.wait(timeout=30)
+            stored = len(list(out.glob("*")))
+            assert stored == len(files), f"storescp stored {stored} of {len(files)}"
+            results[("dcmtk storescp", senders)] = len(files) / seconds
+
+            site = work / f"site-{senders}"
+            site.mkdir()
+            port = free_port()
+            (site / "dicom-lake.yaml").write_text(
+                yaml.safe_dump(
+                    {
+                        "folders": {"root": str(site)},
+                        "listener": {
+                            "bind_address": "127.0.0.1",
+                            "port": port,
+                            "allowed_calling_ae_titles": ["PACS"],
+                            "max_associations": 20,
+                        },
+                    }
+                )
+            )
+            listener = subprocess.Popen(
+                [
+                    dicom_lake,
+                    "--config",
+                    str(site / "dicom-lake.yaml"),
+                    "listen",
+                    "--workers",
+                    str(args.workers),
+                ],
+                env=ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                wait_for_port(port)
+                time.sleep(1.0)  # every worker bound
+                seconds = send(port, files, senders, "DICOM_LAKE")
+            finally:
+                os.killpg(listener.pid, 15)
+                listener.wait(timeout=60)
+            with sqlite3.connect(site / "spool" / "index.sqlite") as con:
+                stored = con.execute("SELECT count(*) FROM spool_instance").fetchone()[0]
+            assert stored == len(files), f"listener stored {stored} of {len(files)}"
+            results[("dicom-lake listen", senders)] = len(files) / seconds
+
+        print(f"listener benchmark: {len(files)} instances of {size_kib:.1f} KiB, TCP_NODELAY=1 everywhere")
+        print(
+            f"dicom-lake listen: {args.workers} worker processes sharing the port (SO_REUSEPORT); durability: "
+            "each instance written to a temp file, fsynced, renamed, folder fsynced, receipt committed "
+            "to the spool index (SQLite WAL) before the success status"
+        )
+        print("dcmtk storescp --fork: plain file writes, no fsync")
+        for senders, target in ((1, 0.3), (4, 0.6)):
+            ours = results[("dicom-lake listen", senders)]
+            theirs = results[("dcmtk storescp", senders)]
+            ratio = ours / theirs
+            verdict = "meets" if ratio >= target else "BELOW"
+            print(
+                f"  {senders} sender(s): dicom-lake {ours:7.1f}/s   dcmtk {theirs:7.1f}/s   "
+                f"ratio {ratio:.2f}x (target >= {target}x: {verdict})"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
