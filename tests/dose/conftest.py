@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydicom.dataelem import RawDataElement
@@ -13,7 +13,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from resources.corpus import CorpusManifest, CorpusSpec, generate_corpus
+if TYPE_CHECKING:
+    from resources.corpus import CorpusManifest
 
 RDSR_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.67"
 CT_IMAGE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2"
@@ -22,6 +23,10 @@ CT_IMAGE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2"
 @pytest.fixture(scope="session")
 def generated_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CorpusManifest]:
     """A small generated site (header-only files) and its manifest of true doses."""
+    try:
+        from resources.corpus import CorpusSpec, generate_corpus
+    except ImportError as exc:  # the generator is another package: say so rather than error the module
+        pytest.fail(f"resources.corpus is not importable: {exc}")
     folder = tmp_path_factory.mktemp("dose_site")
     manifest = generate_corpus(
         folder,

@@ -30,7 +30,7 @@ def test_local_drls_from_a_site_csv(tmp_path: Path) -> None:
     assert local.name == "local" and local.levels["chest"].ctdivol_mgy is None
     assert local.levels["head"].dlp_mgycm == 700
     path.write_text("category,ctdivol_mgy,dlp_mgycm\nhead,forty,700\n")
-    with pytest.raises(FactorSetError, match="local.csv data row 1"):
+    with pytest.raises(FactorSetError, match=r"local\.csv data row 1"):
         load_drl_csv(path)
 
 
