@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydicom.dataset import Dataset
-
 from resources.corpus.dicom_modules import (
     CT_IMAGE_STORAGE,
     code_sequence,
@@ -16,6 +14,7 @@ from resources.corpus.dicom_modules import (
     dicom_datetime,
     dicom_time,
 )
+from resources.corpus.draft import DraftDataset
 from resources.corpus.plan import EventPlan, StudyPlan
 
 MATRIX = 16
@@ -45,10 +44,10 @@ def image_comment(plan: StudyPlan) -> str:
     return f"Pt {patient.plain_name} DOB {patient.birth_date.strftime('%d/%m/%Y')} tel {patient.phone}"
 
 
-def ct_series_part(plan: StudyPlan, event: EventPlan, header_only: bool, plant_phi: bool) -> Dataset:
+def ct_series_part(plan: StudyPlan, event: EventPlan, header_only: bool, plant_phi: bool) -> DraftDataset:
     """Everything the images of ``event``'s series share (General Series, Frame of Reference, CT Image,
     Image Plane orientation, Image Pixel)."""
-    ds = Dataset()
+    ds = DraftDataset()
     localizer = event.kind == "localizer"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER" if localizer else "AXIAL"]
     ds.SOPClassUID = CT_IMAGE_STORAGE
@@ -114,9 +113,9 @@ def ct_series_part(plan: StudyPlan, event: EventPlan, header_only: bool, plant_p
     return ds
 
 
-def ct_instance_part(plan: StudyPlan, event: EventPlan, instance_index: int, plant_phi: bool) -> Dataset:
+def ct_instance_part(plan: StudyPlan, event: EventPlan, instance_index: int, plant_phi: bool) -> DraftDataset:
     """What differs from image to image: UID, number, times, table position (and one comment)."""
-    ds = Dataset()
+    ds = DraftDataset()
     acquired = image_acquisition_time(event, instance_index)
     ds.SOPInstanceUID = plan.sop_uid(event.series_number, instance_index + 1)
     ds.AcquisitionDate = dicom_date(acquired.date())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence
+from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
+from resources.corpus.draft import DraftDataset
 from resources.corpus.phi import PlantedValue, plant_study_level
 from resources.corpus.plan import StudyPlan
 
@@ -43,10 +43,10 @@ def file_meta(sop_class_uid: str, sop_instance_uid: str) -> FileMetaDataset:
     return meta
 
 
-def study_part(plan: StudyPlan, plant_phi: bool) -> tuple[Dataset, list[PlantedValue]]:
+def study_part(plan: StudyPlan, plant_phi: bool) -> tuple[DraftDataset, list[PlantedValue]]:
     """What every instance of the study shares: Patient, General Study, Patient Study, General
     Equipment (and the Type 1 fields of Enhanced General Equipment) and the planted identifiers."""
-    ds = Dataset()
+    ds = DraftDataset()
     p = plan.patient
     device = plan.device
     ds.SpecificCharacterSet = "ISO_IR 100"
@@ -79,17 +79,17 @@ def study_part(plan: StudyPlan, plant_phi: bool) -> tuple[Dataset, list[PlantedV
     return ds, planted
 
 
-def sop_common(ds: Dataset, sop_class_uid: str) -> None:
+def sop_common(ds: DraftDataset, sop_class_uid: str) -> None:
     ds.SOPClassUID = sop_class_uid
 
 
-def code_item(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
+def code_item(value: str, scheme: str, meaning: str) -> DraftDataset:
+    item = DraftDataset()
     item.CodeValue = value
     item.CodingSchemeDesignator = scheme
     item.CodeMeaning = meaning
     return item
 
 
-def code_sequence(value: str, scheme: str, meaning: str) -> Sequence:
-    return Sequence([code_item(value, scheme, meaning)])
+def code_sequence(value: str, scheme: str, meaning: str) -> list[DraftDataset]:
+    return list([code_item(value, scheme, meaning)])

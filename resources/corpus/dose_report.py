@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-
 from resources.corpus.dicom_modules import (
     CT_IMAGE_STORAGE,
     XRAY_RADIATION_DOSE_SR_STORAGE,
@@ -20,6 +17,7 @@ from resources.corpus.dicom_modules import (
     dicom_datetime,
     dicom_time,
 )
+from resources.corpus.draft import DraftDataset
 from resources.corpus.phi import PlantedValue
 from resources.corpus.plan import EventPlan, StudyPlan
 
@@ -43,56 +41,56 @@ UNITS = {
 }
 
 
-def _item(relationship: str, value_type: str, concept: tuple[str, str, str]) -> Dataset:
-    item = Dataset()
+def _item(relationship: str, value_type: str, concept: tuple[str, str, str]) -> DraftDataset:
+    item = DraftDataset()
     item.RelationshipType = relationship
     item.ValueType = value_type
     item.ConceptNameCodeSequence = code_sequence(*concept)
     return item
 
 
-def container(relationship: str, concept: tuple[str, str, str], children: list[Dataset]) -> Dataset:
+def container(relationship: str, concept: tuple[str, str, str], children: list[DraftDataset]) -> DraftDataset:
     item = _item(relationship, "CONTAINER", concept)
     item.ContinuityOfContent = "SEPARATE"
-    item.ContentSequence = Sequence(children)
+    item.ContentSequence = list(children)
     return item
 
 
-def code(relationship: str, concept: tuple[str, str, str], value: tuple[str, str, str]) -> Dataset:
+def code(relationship: str, concept: tuple[str, str, str], value: tuple[str, str, str]) -> DraftDataset:
     item = _item(relationship, "CODE", concept)
     item.ConceptCodeSequence = code_sequence(*value)
     return item
 
 
-def num(concept: tuple[str, str, str], value: float, unit: str) -> Dataset:
+def num(concept: tuple[str, str, str], value: float, unit: str) -> DraftDataset:
     item = _item("CONTAINS", "NUM", concept)
-    measured = Dataset()
+    measured = DraftDataset()
     code_value, meaning = UNITS[unit]
     measured.MeasurementUnitsCodeSequence = code_sequence(code_value, UCUM, meaning)
     measured.NumericValue = _ds_text(value)
-    item.MeasuredValueSequence = Sequence([measured])
+    item.MeasuredValueSequence = list([measured])
     return item
 
 
-def text(relationship: str, concept: tuple[str, str, str], value: str) -> Dataset:
+def text(relationship: str, concept: tuple[str, str, str], value: str) -> DraftDataset:
     item = _item(relationship, "TEXT", concept)
     item.TextValue = value
     return item
 
 
-def uidref(relationship: str, concept: tuple[str, str, str], value: str) -> Dataset:
+def uidref(relationship: str, concept: tuple[str, str, str], value: str) -> DraftDataset:
     item = _item(relationship, "UIDREF", concept)
     item.UID = value
     return item
 
 
-def datetime_item(relationship: str, concept: tuple[str, str, str], value: dt.datetime) -> Dataset:
+def datetime_item(relationship: str, concept: tuple[str, str, str], value: dt.datetime) -> DraftDataset:
     item = _item(relationship, "DATETIME", concept)
     item.DateTime = dicom_datetime(value)
     return item
 
 
-def pname(relationship: str, concept: tuple[str, str, str], value: str) -> Dataset:
+def pname(relationship: str, concept: tuple[str, str, str], value: str) -> DraftDataset:
     item = _item(relationship, "PNAME", concept)
     item.PersonName = value
     return item
@@ -103,7 +101,7 @@ def _ds_text(value: float) -> str:
     return text_value if text_value else "0"
 
 
-def ct_acquisition(plan: StudyPlan, event: EventPlan, planted_comment: str | None) -> Dataset:
+def ct_acquisition(plan: StudyPlan, event: EventPlan, planted_comment: str | None) -> DraftDataset:
     """One CT Acquisition container (TID 10013) for ``event``."""
     device = plan.device.device
     children = [
@@ -152,7 +150,7 @@ def ct_acquisition(plan: StudyPlan, event: EventPlan, planted_comment: str | Non
 
 def dose_report_part(
     plan: StudyPlan, rdsr_number: int, plant_phi: bool
-) -> tuple[Dataset, list[PlantedValue]]:
+) -> tuple[DraftDataset, list[PlantedValue]]:
     """Dose SR number ``rdsr_number`` (1-based) without the study part, and what was planted in it.
 
     Series, SR Document General, SR Document Content and SOP Common of the X-Ray Radiation Dose SR
@@ -162,7 +160,7 @@ def dose_report_part(
     device = plan.device
     sop_uid = plan.sop_uid(plan.rdsr_series_number, rdsr_number)
     series_uid = plan.rdsr_series_uid
-    ds = Dataset()
+    ds = DraftDataset()
     ds.SOPClassUID = XRAY_RADIATION_DOSE_SR_STORAGE
     ds.SOPInstanceUID = sop_uid
     last_end = max(e.end for e in events)
@@ -176,37 +174,37 @@ def dose_report_part(
     ds.SeriesNumber = str(plan.rdsr_series_number)
     ds.SeriesDescription = "Dose Report"
     ds.InstanceNumber = str(rdsr_number)
-    ds.ReferencedPerformedProcedureStepSequence = Sequence()
-    ds.PerformedProcedureCodeSequence = Sequence()
+    ds.ReferencedPerformedProcedureStepSequence = []
+    ds.PerformedProcedureCodeSequence = []
     ds.ValueType = "CONTAINER"
     ds.ConceptNameCodeSequence = code_sequence("113701", DCM, "X-Ray Radiation Dose Report")
     ds.ContinuityOfContent = "SEPARATE"
-    template = Dataset()
+    template = DraftDataset()
     template.MappingResource = "DCMR"
     template.TemplateIdentifier = "10011"
-    ds.ContentTemplateSequence = Sequence([template])
+    ds.ContentTemplateSequence = list([template])
     ds.CompletionFlag = "COMPLETE"
     ds.VerificationFlag = "UNVERIFIED"
     evidence_series = []
     for event in events:
-        ref_series = Dataset()
+        ref_series = DraftDataset()
         ref_series.SeriesInstanceUID = event.series_uid
         refs = []
         for index in range(event.n_images):
-            ref = Dataset()
+            ref = DraftDataset()
             ref.ReferencedSOPClassUID = CT_IMAGE_STORAGE
             ref.ReferencedSOPInstanceUID = plan.sop_uid(event.series_number, index + 1)
             refs.append(ref)
-        ref_series.ReferencedSOPSequence = Sequence(refs)
+        ref_series.ReferencedSOPSequence = list(refs)
         evidence_series.append(ref_series)
-    evidence = Dataset()
+    evidence = DraftDataset()
     evidence.StudyInstanceUID = plan.study_uid
-    evidence.ReferencedSeriesSequence = Sequence(evidence_series)
-    ds.CurrentRequestedProcedureEvidenceSequence = Sequence([evidence])
+    evidence.ReferencedSeriesSequence = list(evidence_series)
+    ds.CurrentRequestedProcedureEvidenceSequence = list([evidence])
 
     planted: list[PlantedValue] = []
     patient = plan.patient
-    content: list[Dataset] = [
+    content: list[DraftDataset] = [
         code(
             "HAS CONCEPT MOD",
             ("121058", DCM, "Procedure reported"),
@@ -249,7 +247,7 @@ def dose_report_part(
         datetime_item("HAS OBS CONTEXT", ("113810", DCM, "End of X-Ray Irradiation"), last_end),
         code("CONTAINS", ("113705", DCM, "Scope of Accumulation"), ("113014", DCM, "Study")),
     ]
-    content[-1].ContentSequence = Sequence(
+    content[-1].ContentSequence = list(
         [uidref("HAS PROPERTIES", ("110180", DCM, "Study Instance UID"), plan.study_uid)]
     )
     total_dlp = round(sum(e.dlp_mgycm or 0.0 for e in events), 2)
@@ -288,7 +286,7 @@ def dose_report_part(
         planted.append(
             _sr_plant(len(content) - 1, "(0040,A160)", note, "sr_text", patient.phone, series_uid, sop_uid)
         )
-    ds.ContentSequence = Sequence(content)
+    ds.ContentSequence = list(content)
     return ds, planted
 
 

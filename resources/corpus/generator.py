@@ -26,7 +26,8 @@ from resources.corpus.dicom_modules import (
     study_part,
 )
 from resources.corpus.dose_report import dose_report_part
-from resources.corpus.encoding import EncodedElements, encode_elements, part10_bytes
+from resources.corpus.draft import DraftDataset, EncodedElements
+from resources.corpus.encoding import part10_bytes
 from resources.corpus.mammography import mg_instance_part, mg_series_part
 from resources.corpus.phi import PlantedValue, core_identifiers
 from resources.corpus.plan import CorpusPlanner, StudyPlan
@@ -57,7 +58,7 @@ class InstanceRecipe:
     series_kind: str
     sop_class_uid: str
     sop_instance_uid: str
-    parts: tuple[Dataset, ...]
+    parts: tuple[DraftDataset, ...]
     planted_phi: list[PlantedValue]
 
 
@@ -70,9 +71,9 @@ def study_recipes(plan: StudyPlan, spec: CorpusSpec, *, share_parts: bool) -> It
     reused (for fast writing); without, every instance gets freshly built parts (safe to modify)."""
     folder = plan.folder
     recorded_study_phi = False
-    shared_study: tuple[Dataset, list[PlantedValue]] | None = None
+    shared_study: tuple[DraftDataset, list[PlantedValue]] | None = None
 
-    def study_level() -> tuple[Dataset, list[PlantedValue]]:
+    def study_level() -> tuple[DraftDataset, list[PlantedValue]]:
         nonlocal shared_study, recorded_study_phi
         if shared_study is None or not share_parts:
             shared_study = study_part(plan, spec.plant_phi)
@@ -167,7 +168,7 @@ def assemble(recipe: InstanceRecipe) -> Dataset:
     """The recipe's parts merged into one dataset with File Meta."""
     ds = Dataset()
     for part in recipe.parts:
-        ds.update(part)
+        ds.update(part.to_dataset())
     ds.file_meta = file_meta(recipe.sop_class_uid, recipe.sop_instance_uid)
     ds.preamble = b"\x00" * 128
     return ds
@@ -399,13 +400,13 @@ def generate_corpus(out_dir: str | os.PathLike[str], spec: CorpusSpec) -> Corpus
         if spec.plant_phi:
             planted.extend(p.to_manifest(plan.study_uid) for p in core_identifiers(plan))
         # Encoded parts of this study, by identity of the (shared) part object.
-        encoded: dict[int, tuple[Dataset, EncodedElements]] = {}
+        encoded: dict[int, tuple[DraftDataset, EncodedElements]] = {}
         for recipe in study_recipes(plan, spec, share_parts=True):
             chunks = []
             for part in recipe.parts:
                 cached = encoded.get(id(part))
                 if cached is None or cached[0] is not part:
-                    cached = (part, encode_elements(part))
+                    cached = (part, part.encode())
                     encoded[id(part)] = cached
                 chunks.append(cached[1])
             folder = os.path.dirname(recipe.relative_path)

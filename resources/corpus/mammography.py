@@ -5,8 +5,6 @@ Each image = study part (shared) + ``mg_series_part`` + ``mg_instance_part`` (on
 
 from __future__ import annotations
 
-from pydicom.dataset import Dataset
-
 from resources.corpus.ct_images import image_comment
 from resources.corpus.dicom_modules import (
     MG_FOR_PRESENTATION_STORAGE,
@@ -15,6 +13,7 @@ from resources.corpus.dicom_modules import (
     dicom_datetime,
     dicom_time,
 )
+from resources.corpus.draft import DraftDataset
 from resources.corpus.plan import MammoViewPlan, StudyPlan
 
 MATRIX = 16
@@ -34,9 +33,9 @@ PATIENT_ORIENTATION = {
 }
 
 
-def mg_series_part(plan: StudyPlan, header_only: bool) -> Dataset:
+def mg_series_part(plan: StudyPlan, header_only: bool) -> DraftDataset:
     """What the four views share (series, equipment settings, pixel description)."""
-    ds = Dataset()
+    ds = DraftDataset()
     ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
     ds.SOPClassUID = MG_FOR_PRESENTATION_STORAGE
     ds.SeriesDate = dicom_date(plan.study_date)
@@ -80,9 +79,11 @@ def mg_series_part(plan: StudyPlan, header_only: bool) -> Dataset:
     return ds
 
 
-def mg_instance_part(plan: StudyPlan, view: MammoViewPlan, instance_index: int, plant_phi: bool) -> Dataset:
+def mg_instance_part(
+    plan: StudyPlan, view: MammoViewPlan, instance_index: int, plant_phi: bool
+) -> DraftDataset:
     """One view: laterality, projection and its exposure and dose."""
-    ds = Dataset()
+    ds = DraftDataset()
     ds.SOPInstanceUID = plan.sop_uid(1, instance_index + 1)
     ds.AcquisitionDate = dicom_date(view.acquired.date())
     ds.ContentDate = dicom_date(view.acquired.date())

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-
+from resources.corpus.draft import DraftDataset
 from resources.corpus.plan import StudyPlan
 
 PRIVATE_BLOCK_BY_VENDOR = {
@@ -120,7 +118,7 @@ def _top_level(plan: StudyPlan) -> list[tuple[int, str, str, str, str]]:
     ]
 
 
-def plant_study_level(ds: Dataset, plan: StudyPlan) -> list[PlantedValue]:
+def plant_study_level(ds: DraftDataset, plan: StudyPlan) -> list[PlantedValue]:
     """Plant the identifiers every instance of the study carries; returns what was planted."""
     planted: list[PlantedValue] = []
     p = plan.patient
@@ -128,20 +126,20 @@ def plant_study_level(ds: Dataset, plan: StudyPlan) -> list[PlantedValue]:
         ds.add_new(tag, vr, value)
         planted.append(PlantedValue(tag_text(tag), value, kind, identifier))
 
-    other = Dataset()
+    other = DraftDataset()
     other.PatientID = p.old_mrn
     other.IssuerOfPatientID = "OLD PAS"
     other.TypeOfPatientID = "TEXT"
-    ds.OtherPatientIDsSequence = Sequence([other])
+    ds.OtherPatientIDsSequence = list([other])
     planted.append(PlantedValue("(0010,1002)[0].(0010,0020)", p.old_mrn, "patient_id", p.old_mrn))
 
-    request = Dataset()
+    request = DraftDataset()
     request.RequestedProcedureDescription = f"{plan.protocol_raw} for {p.plain_name}"
     request.ScheduledProcedureStepDescription = f"{p.plain_name} DOB {slash_date(plan)}"
     request.ScheduledProcedureStepID = f"SPS{plan.accession[2:]}"
     request.RequestedProcedureID = f"RP{plan.accession[2:]}"
     request.AccessionNumber = plan.accession
-    ds.RequestAttributesSequence = Sequence([request])
+    ds.RequestAttributesSequence = list([request])
     planted += [
         PlantedValue(
             "(0040,0275)[0].(0032,1060)",
@@ -165,15 +163,15 @@ def plant_study_level(ds: Dataset, plan: StudyPlan) -> list[PlantedValue]:
     ]
 
     # Referenced Patient Sequence, nested two levels deep (the patient's other IDs inside it).
-    inner = Dataset()
+    inner = DraftDataset()
     inner.PatientID = p.nhs_number
     inner.IssuerOfPatientID = "NHS"
-    referenced = Dataset()
+    referenced = DraftDataset()
     referenced.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.1.1"  # Detached Patient Management (retired)
     referenced.ReferencedSOPInstanceUID = plan.study_uid + ".1"
     referenced.PatientName = p.dicom_name
-    referenced.OtherPatientIDsSequence = Sequence([inner])
-    ds.ReferencedPatientSequence = Sequence([referenced])
+    referenced.OtherPatientIDsSequence = list([inner])
+    ds.ReferencedPatientSequence = list([referenced])
     planted += [
         PlantedValue("(0008,1120)[0].(0010,0010)", p.dicom_name, "patient_name", p.dicom_name),
         PlantedValue("(0008,1120)[0].(0010,1002)[0].(0010,0020)", p.nhs_number, "patient_id", p.nhs_number),
@@ -181,14 +179,14 @@ def plant_study_level(ds: Dataset, plan: StudyPlan) -> list[PlantedValue]:
 
     vendor = plan.device.device.vendor
     group, creator = PRIVATE_BLOCK_BY_VENDOR.get(vendor, (0x0011, "DICOMLAKE CORPUS"))
-    block = ds.private_block(group, creator, create=True)
+    block = ds.private_block(group, creator)
     block.add_new(0x10, "LO", p.patient_id)
     block.add_new(0x11, "PN", p.dicom_name)
     block.add_new(0x12, "LO", f"{p.plain_name} {slash_date(plan)}")
-    nested = Dataset()
+    nested = DraftDataset()
     nested.PatientName = p.dicom_name
     nested.PatientBirthDate = p.birth_date.strftime("%Y%m%d")
-    block.add_new(0x13, "SQ", Sequence([nested]))
+    block.add_new(0x13, "SQ", list([nested]))
     prefix = f'({group:04X},"{creator}",'
     planted += [
         PlantedValue(prefix + "10)", p.patient_id, "private_patient_id", p.patient_id),
@@ -207,7 +205,7 @@ def plant_study_level(ds: Dataset, plan: StudyPlan) -> list[PlantedValue]:
     if plan.plants_name_in_study_description:
         planted.append(
             PlantedValue(
-                "(0008,1030)", str(ds.get("StudyDescription", "")), "free_text_person_name", p.plain_name
+                "(0008,1030)", str(ds.StudyDescription), "free_text_person_name", p.plain_name
             )
         )
     return planted
