@@ -107,7 +107,8 @@ def ct_series_part(plan: StudyPlan, event: EventPlan, header_only: bool, plant_p
     ds.WindowWidth = "400"
     ds.RescaleIntercept = "-1024"
     ds.RescaleSlope = "1"
-    ds.RescaleType = "HU"
+    if not localizer:  # a localiser's pixel values are not Hounsfield units
+        ds.RescaleType = "HU"
     if not header_only:
         ds.add_new(0x7FE00010, "OW", TINY_PIXELS)
     return ds

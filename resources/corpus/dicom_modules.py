@@ -92,4 +92,4 @@ def code_item(value: str, scheme: str, meaning: str) -> DraftDataset:
 
 
 def code_sequence(value: str, scheme: str, meaning: str) -> list[DraftDataset]:
-    return list([code_item(value, scheme, meaning)])
+    return [code_item(value, scheme, meaning)]

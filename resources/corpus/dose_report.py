@@ -52,7 +52,7 @@ def _item(relationship: str, value_type: str, concept: tuple[str, str, str]) -> 
 def container(relationship: str, concept: tuple[str, str, str], children: list[DraftDataset]) -> DraftDataset:
     item = _item(relationship, "CONTAINER", concept)
     item.ContinuityOfContent = "SEPARATE"
-    item.ContentSequence = list(children)
+    item.ContentSequence = children
     return item
 
 
@@ -68,7 +68,7 @@ def num(concept: tuple[str, str, str], value: float, unit: str) -> DraftDataset:
     code_value, meaning = UNITS[unit]
     measured.MeasurementUnitsCodeSequence = code_sequence(code_value, UCUM, meaning)
     measured.NumericValue = _ds_text(value)
-    item.MeasuredValueSequence = list([measured])
+    item.MeasuredValueSequence = [measured]
     return item
 
 
@@ -182,7 +182,7 @@ def dose_report_part(
     template = DraftDataset()
     template.MappingResource = "DCMR"
     template.TemplateIdentifier = "10011"
-    ds.ContentTemplateSequence = list([template])
+    ds.ContentTemplateSequence = [template]
     ds.CompletionFlag = "COMPLETE"
     ds.VerificationFlag = "UNVERIFIED"
     evidence_series = []
@@ -195,12 +195,12 @@ def dose_report_part(
             ref.ReferencedSOPClassUID = CT_IMAGE_STORAGE
             ref.ReferencedSOPInstanceUID = plan.sop_uid(event.series_number, index + 1)
             refs.append(ref)
-        ref_series.ReferencedSOPSequence = list(refs)
+        ref_series.ReferencedSOPSequence = refs
         evidence_series.append(ref_series)
     evidence = DraftDataset()
     evidence.StudyInstanceUID = plan.study_uid
-    evidence.ReferencedSeriesSequence = list(evidence_series)
-    ds.CurrentRequestedProcedureEvidenceSequence = list([evidence])
+    evidence.ReferencedSeriesSequence = evidence_series
+    ds.CurrentRequestedProcedureEvidenceSequence = [evidence]
 
     planted: list[PlantedValue] = []
     patient = plan.patient
@@ -247,9 +247,9 @@ def dose_report_part(
         datetime_item("HAS OBS CONTEXT", ("113810", DCM, "End of X-Ray Irradiation"), last_end),
         code("CONTAINS", ("113705", DCM, "Scope of Accumulation"), ("113014", DCM, "Study")),
     ]
-    content[-1].ContentSequence = list(
-        [uidref("HAS PROPERTIES", ("110180", DCM, "Study Instance UID"), plan.study_uid)]
-    )
+    content[-1].ContentSequence = [
+        uidref("HAS PROPERTIES", ("110180", DCM, "Study Instance UID"), plan.study_uid)
+    ]
     total_dlp = round(sum(e.dlp_mgycm or 0.0 for e in events), 2)
     content.append(
         container(
@@ -286,7 +286,7 @@ def dose_report_part(
         planted.append(
             _sr_plant(len(content) - 1, "(0040,A160)", note, "sr_text", patient.phone, series_uid, sop_uid)
         )
-    ds.ContentSequence = list(content)
+    ds.ContentSequence = content
     return ds, planted
 
 

@@ -45,7 +45,6 @@ def mg_series_part(plan: StudyPlan, header_only: bool) -> DraftDataset:
     ds.BodyPartExamined = "BREAST"
     ds.DistanceSourceToDetector = "700"
     ds.DistanceSourceToPatient = "660"
-    ds.FilterType = "FLAT"
     ds.ProtocolName = plan.protocol_raw
     ds.ImagerPixelSpacing = ["0.07", "0.07"]
     ds.PositionerType = "MAMMOGRAPHIC"
@@ -108,6 +107,8 @@ def mg_instance_part(
         ds.ImageComments = image_comment(plan)
     ds.AnatomicRegionSequence = code_sequence("76752008", "SCT", "Breast")
     ds.ViewCodeSequence = code_sequence(*VIEW_CODES[view.view])
+    ds.ViewCodeSequence[0].ViewModifierCodeSequence = []
+    ds.AcquisitionContextSequence = []
     ds.OrganDose = f"{view.organ_dose_dgy:g}"
     ds.OrganExposed = "BREAST"
     ds.EntranceDoseInmGy = f"{view.entrance_dose_mgy:g}"

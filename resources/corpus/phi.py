@@ -130,7 +130,7 @@ def plant_study_level(ds: DraftDataset, plan: StudyPlan) -> list[PlantedValue]:
     other.PatientID = p.old_mrn
     other.IssuerOfPatientID = "OLD PAS"
     other.TypeOfPatientID = "TEXT"
-    ds.OtherPatientIDsSequence = list([other])
+    ds.OtherPatientIDsSequence = [other]
     planted.append(PlantedValue("(0010,1002)[0].(0010,0020)", p.old_mrn, "patient_id", p.old_mrn))
 
     request = DraftDataset()
@@ -139,7 +139,7 @@ def plant_study_level(ds: DraftDataset, plan: StudyPlan) -> list[PlantedValue]:
     request.ScheduledProcedureStepID = f"SPS{plan.accession[2:]}"
     request.RequestedProcedureID = f"RP{plan.accession[2:]}"
     request.AccessionNumber = plan.accession
-    ds.RequestAttributesSequence = list([request])
+    ds.RequestAttributesSequence = [request]
     planted += [
         PlantedValue(
             "(0040,0275)[0].(0032,1060)",
@@ -170,8 +170,8 @@ def plant_study_level(ds: DraftDataset, plan: StudyPlan) -> list[PlantedValue]:
     referenced.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.1.1"  # Detached Patient Management (retired)
     referenced.ReferencedSOPInstanceUID = plan.study_uid + ".1"
     referenced.PatientName = p.dicom_name
-    referenced.OtherPatientIDsSequence = list([inner])
-    ds.ReferencedPatientSequence = list([referenced])
+    referenced.OtherPatientIDsSequence = [inner]
+    ds.ReferencedPatientSequence = [referenced]
     planted += [
         PlantedValue("(0008,1120)[0].(0010,0010)", p.dicom_name, "patient_name", p.dicom_name),
         PlantedValue("(0008,1120)[0].(0010,1002)[0].(0010,0020)", p.nhs_number, "patient_id", p.nhs_number),
@@ -180,23 +180,23 @@ def plant_study_level(ds: DraftDataset, plan: StudyPlan) -> list[PlantedValue]:
     vendor = plan.device.device.vendor
     group, creator = PRIVATE_BLOCK_BY_VENDOR.get(vendor, (0x0011, "DICOMLAKE CORPUS"))
     block = ds.private_block(group, creator)
-    block.add_new(0x10, "LO", p.patient_id)
-    block.add_new(0x11, "PN", p.dicom_name)
-    block.add_new(0x12, "LO", f"{p.plain_name} {slash_date(plan)}")
+    block.add_new(0x90, "LO", p.patient_id)
+    block.add_new(0x91, "PN", p.dicom_name)
+    block.add_new(0x92, "LO", f"{p.plain_name} {slash_date(plan)}")
     nested = DraftDataset()
     nested.PatientName = p.dicom_name
     nested.PatientBirthDate = p.birth_date.strftime("%Y%m%d")
-    block.add_new(0x13, "SQ", list([nested]))
+    block.add_new(0x93, "SQ", [nested])
     prefix = f'({group:04X},"{creator}",'
     planted += [
-        PlantedValue(prefix + "10)", p.patient_id, "private_patient_id", p.patient_id),
-        PlantedValue(prefix + "11)", p.dicom_name, "private_patient_name", p.dicom_name),
+        PlantedValue(prefix + "90)", p.patient_id, "private_patient_id", p.patient_id),
+        PlantedValue(prefix + "91)", p.dicom_name, "private_patient_name", p.dicom_name),
         PlantedValue(
-            prefix + "12)", f"{p.plain_name} {slash_date(plan)}", "private_free_text", slash_date(plan)
+            prefix + "92)", f"{p.plain_name} {slash_date(plan)}", "private_free_text", slash_date(plan)
         ),
-        PlantedValue(prefix + "13)[0].(0010,0010)", p.dicom_name, "private_nested_name", p.dicom_name),
+        PlantedValue(prefix + "93)[0].(0010,0010)", p.dicom_name, "private_nested_name", p.dicom_name),
         PlantedValue(
-            prefix + "13)[0].(0010,0030)",
+            prefix + "93)[0].(0010,0030)",
             nested.PatientBirthDate,
             "private_nested_birth_date",
             nested.PatientBirthDate,
@@ -204,9 +204,7 @@ def plant_study_level(ds: DraftDataset, plan: StudyPlan) -> list[PlantedValue]:
     ]
     if plan.plants_name_in_study_description:
         planted.append(
-            PlantedValue(
-                "(0008,1030)", str(ds.StudyDescription), "free_text_person_name", p.plain_name
-            )
+            PlantedValue("(0008,1030)", str(ds.StudyDescription), "free_text_person_name", p.plain_name)
         )
     return planted
 
