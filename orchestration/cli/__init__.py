@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # pynetdicom logs whole identifiers (C-FIND keys and answers) at INFO and DEBUG: keep it to
+    # warnings so no patient identifier reaches a log line, even with --verbose.
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     try:
         result = args.handler(args)
     except (CommandError, SiteConfigError) as exc:
