@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlmodel import Field
 
 from resources.warehouse import LineageColumns
@@ -37,7 +38,7 @@ class CtDoseEvent(LineageColumns, table=True):
     target_region_code: str | None = Field(default=None, max_length=32)
     target_region_scheme: str | None = Field(default=None, max_length=16)
     acquisition_type: str | None = Field(default=None, max_length=32)
-    start_datetime: dt.datetime | None = None
+    start_datetime: dt.datetime | None = Field(default=None, sa_type=sa.DateTime)  # naive, research-zone time
     ctdivol_mgy: float | None = None
     dlp_mgycm: float | None = None
     phantom: str | None = Field(default=None, max_length=16)
