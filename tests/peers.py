@@ -245,6 +245,9 @@ class OrthancPeer:
 class DcmqrscpPeer:
     """dcmtk's ``dcmqrscp`` archive with a config of its own (default multi-process mode).
 
+    Started with ``--disable-host-lookup``: peers are matched by IP address (127.0.0.1), because the
+    reverse lookup of 127.0.0.1 gives ``localhost`` and dcmqrscp would then refuse every peer.
+
     ``peers`` maps an AE title to ``(host, port)``: the AEs allowed to talk to the archive and the
     C-MOVE destinations. Files are loaded by C-STORE with ``storescu``.
     """
@@ -299,7 +302,7 @@ class DcmqrscpPeer:
         config = self.workdir / "dcmqrscp.cfg"
         config.write_text(self.config_text())
         self.process = subprocess.Popen(
-            ["dcmqrscp", "-c", str(config), str(self.port)],
+            ["dcmqrscp", "--disable-host-lookup", "-c", str(config), str(self.port)],
             stdout=(self.workdir / "dcmqrscp.log").open("wb"),
             stderr=subprocess.STDOUT,
             env={**os.environ, **NODELAY_ENV},
