@@ -29,7 +29,7 @@ from resources.corpus.dose_report import dose_report_part
 from resources.corpus.draft import DraftDataset, EncodedElements
 from resources.corpus.encoding import part10_bytes
 from resources.corpus.mammography import mg_instance_part, mg_series_part
-from resources.corpus.phi import PlantedValue, core_identifiers
+from resources.corpus.phi import PlantedValue, core_identifiers, known_identifiers
 from resources.corpus.plan import CorpusPlanner, StudyPlan
 from resources.corpus.spec import CorpusSpec
 
@@ -363,7 +363,7 @@ class CorpusManifest:
 
     def phi_identifiers(self) -> set[str]:
         """Every identifying string planted anywhere (the ones de-identified output must not contain)."""
-        return {p["identifier"] for p in self.planted_phi if p["identifier"]}
+        return {text for p in self.planted_phi for text in p["identifiers"] if text}
 
     def opt_out_patient_ids(self) -> list[str]:
         return [p["patient_id"] for p in self.patients if p["opt_out_candidate"]]
@@ -397,8 +397,9 @@ def generate_corpus(out_dir: str | os.PathLike[str], spec: CorpusSpec) -> Corpus
         plan = planner.study(index)
         studies.append(study_manifest(plan))
         patients.setdefault(plan.patient.patient_id, plan.patient.to_manifest(spec.start_date))
+        known = known_identifiers(plan)
         if spec.plant_phi:
-            planted.extend(p.to_manifest(plan.study_uid) for p in core_identifiers(plan))
+            planted.extend(p.to_manifest(plan.study_uid, known) for p in core_identifiers(plan))
         # Encoded parts of this study, by identity of the (shared) part object.
         encoded: dict[int, tuple[DraftDataset, EncodedElements]] = {}
         for recipe in study_recipes(plan, spec, share_parts=True):
@@ -416,7 +417,7 @@ def generate_corpus(out_dir: str | os.PathLike[str], spec: CorpusSpec) -> Corpus
             data = part10_bytes(recipe.sop_class_uid, recipe.sop_instance_uid, chunks)
             with open(root / recipe.relative_path, "wb") as handle:
                 handle.write(data)
-            planted.extend(p.to_manifest(plan.study_uid) for p in recipe.planted_phi)
+            planted.extend(p.to_manifest(plan.study_uid, known) for p in recipe.planted_phi)
             n_files += 1
     manifest = CorpusManifest(
         spec=spec,

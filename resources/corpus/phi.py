@@ -41,7 +41,9 @@ class PlantedValue:
     series_uid: str | None = None
     sop_uid: str | None = None
 
-    def to_manifest(self, study_uid: str) -> dict[str, object]:
+    def to_manifest(self, study_uid: str, known_identifiers: tuple[str, ...] = ()) -> dict[str, object]:
+        """The manifest entry; ``identifiers`` lists every known identifier found inside the value."""
+        found = {self.identifier} | {known for known in known_identifiers if known and known in self.value}
         return {
             "study_uid": study_uid,
             "series_uid": self.series_uid,
@@ -50,8 +52,31 @@ class PlantedValue:
             "tag_path": self.tag_path,
             "value": self.value,
             "identifier": self.identifier,
+            "identifiers": sorted(found),
             "kind": self.kind,
         }
+
+
+def known_identifiers(plan: StudyPlan) -> tuple[str, ...]:
+    """Identifying strings of the study's patient as they may appear inside planted free text."""
+    p = plan.patient
+    return (
+        p.dicom_name,
+        p.plain_name,
+        p.patient_id,
+        p.nhs_number,
+        formatted_nhs_number(p.nhs_number),
+        p.old_mrn,
+        p.phone,
+        p.mobile,
+        p.email,
+        p.address,
+        p.birth_date.strftime("%Y%m%d"),
+        slash_date(plan),
+        p.relative_name,
+        p.relative_name.replace("^", " "),
+        plan.accession,
+    )
 
 
 def tag_text(tag: int) -> str:

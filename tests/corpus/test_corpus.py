@@ -401,7 +401,8 @@ def test_planted_phi_is_where_the_manifest_says(corpus: Corpus) -> None:
             value = elem.value
             text = "\\".join(str(v) for v in value) if elem.VM > 1 else str(value)
             assert text == planted["value"], planted["tag_path"]
-            assert planted["identifier"] in text
+            assert planted["identifier"] in planted["identifiers"]
+            assert all(identifier in text for identifier in planted["identifiers"])
 
 
 def test_planted_phi_covers_the_places_deidentification_must_clean(corpus: Corpus) -> None:
