@@ -17,7 +17,9 @@ from resources.deid.tag_paths import tag_label
 
 # Code Value, Coding Scheme Designator/Version, Context Identifier, Mapping Resource, URN/Long Code Value.
 _STRUCTURAL_CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x0008010F, 0x00080105, 0x00080119, 0x00080120})
-_NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV", "OF", "OD", "OL", "OV"})
+# What the engine itself writes (method codes and text naming the profile options), not source content.
+_ENGINE_MARKS = frozenset({0x00120063, 0x00120064})
+_NUMERIC_VRS = frozenset({"DS", "IS", "TM", "US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV", "OF", "OD", "OL", "OV"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ def find_leaks(dataset: Dataset, identifiers: Identifiers, *, uids: frozenset[st
 
 def _walk(dataset: Dataset, prefix: str, deny: DenyList, uids: frozenset[str], hits: list[LeakHit]) -> None:
     for elem in dataset:
+        if int(elem.tag) in _ENGINE_MARKS:
+            continue
         path = prefix + tag_label(int(elem.tag))
         if elem.VR == "SQ":
             for index, item in enumerate(elem.value or []):
