@@ -42,6 +42,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from resources.listener.errors import ListenerConfigError, UnreadableInstance
 from resources.listener.instance_header import read_instance_header
+from resources.listener.native_scp import NativeAcceptor, acceptor_settings
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings
 from resources.spool.errors import SpoolWriteError
@@ -58,6 +59,9 @@ STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700  # PS3.4 B.2.3: Refused, out of resources -> the sender retries
 STATUS_CANNOT_UNDERSTAND = 0xC210  # PS3.4 B.2.3: Error, cannot understand
 STATUS_PROCESSING_FAILURE = 0x0110
+
+# "native": the lean acceptor in native_scp.py (the fast path); "pynetdicom": pynetdicom's AE.
+ENGINES = ("native", "pynetdicom")
 
 SOP_CLASS_TABLE = Path(__file__).resolve().parent / "storage_sop_classes.yaml"
 
@@ -231,10 +235,16 @@ class StorageListener:
         self.ssl_context = ssl_context
         self.status_file = status_file
         self.heartbeat_s = heartbeat_s
+        if settings.engine not in ENGINES:
+            raise ListenerConfigError(
+                f"unknown listener engine {settings.engine!r} (one of {', '.join(ENGINES)})"
+            )
+        self.engine = settings.engine
         self.stats = ListenerStats()
         self._lock = threading.Lock()
         self._per_association: dict[int, int] = {}
         self._server: _ListenerServer | None = None
+        self._native: NativeAcceptor | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self.port: int | None = None
@@ -266,6 +276,52 @@ class StorageListener:
         OSError
             If the address cannot be bound.
         """
+        if self.engine == "native":
+            contexts = storage_contexts()
+            self._native = NativeAcceptor(
+                acceptor_settings(self.settings, contexts.sop_class_uids, contexts.transfer_syntax_uids),
+                self,
+                bind=(self.settings.bind_address, self.settings.port),
+                reuse_port=self.reuse_port,
+                ssl_context=self.ssl_context,
+            )
+            self.port = self._native.start()
+        else:
+            self._start_pynetdicom()
+        contexts = storage_contexts()
+        log.info(
+            "listener %s (%s engine) on %s:%d: %d storage SOP classes (table v%d), %d transfer syntaxes, "
+            "calling AE titles allowed: %s, hosts allowed: %s, max %d associations, TLS %s, "
+            "TCP_NODELAY %s, pid %d",
+            self.settings.ae_title,
+            self.engine,
+            self.settings.bind_address,
+            self.port,
+            len(contexts.sop_class_uids),
+            contexts.table_version,
+            len(contexts.transfer_syntax_uids),
+            ",".join(self.settings.allowed_calling_ae_titles),
+            ",".join(self.settings.allowed_hosts) or "any",
+            self.settings.max_associations,
+            "on" if self.ssl_context else "off",
+            "on" if self.settings.tcp_nodelay else "off",
+            os.getpid(),
+        )
+        log.info(
+            "listener durability: each instance fsynced and renamed into the spool (fsync %s), "
+            "receipt recorded in the spool index before the success status",
+            "on" if self.spool.fsync else "OFF",
+        )
+        if self.status_file is not None:
+            self._write_status()
+            self._heartbeat = threading.Thread(
+                target=self._heartbeat_loop, name="listener-heartbeat", daemon=True
+            )
+            self._heartbeat.start()
+        assert self.port is not None
+        return self.port
+
+    def _start_pynetdicom(self) -> None:
         ae = self._application_entity()
         handlers: list[Any] = [
             (evt.EVT_C_STORE, self._on_c_store),
@@ -296,36 +352,6 @@ class StorageListener:
         self.port = int(server.server_address[1])
         thread = threading.Thread(target=server.serve_forever, name="listener-accept", daemon=True)
         thread.start()
-        contexts = storage_contexts()
-        log.info(
-            "listener %s on %s:%d: %d storage SOP classes (table v%d), %d transfer syntaxes, "
-            "calling AE titles allowed: %s, hosts allowed: %s, max %d associations, TLS %s, "
-            "TCP_NODELAY %s, pid %d",
-            self.settings.ae_title,
-            self.settings.bind_address,
-            self.port,
-            len(contexts.sop_class_uids),
-            contexts.table_version,
-            len(contexts.transfer_syntax_uids),
-            ",".join(self.settings.allowed_calling_ae_titles),
-            ",".join(self.settings.allowed_hosts) or "any",
-            self.settings.max_associations,
-            "on" if self.ssl_context else "off",
-            "on" if self.settings.tcp_nodelay else "off",
-            os.getpid(),
-        )
-        log.info(
-            "listener durability: each instance fsynced and renamed into the spool (fsync %s), "
-            "receipt recorded in the spool index before the success status",
-            "on" if self.spool.fsync else "OFF",
-        )
-        if self.status_file is not None:
-            self._write_status()
-            self._heartbeat = threading.Thread(
-                target=self._heartbeat_loop, name="listener-heartbeat", daemon=True
-            )
-            self._heartbeat.start()
-        return self.port
 
     def serve_until(self, stop: threading.Event) -> None:
         """Block until ``stop`` is set, then shut down."""
@@ -340,6 +366,9 @@ class StorageListener:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+        if self._native is not None:
+            self._native.shutdown()
+            self._native = None
         if self.status_file is not None:
             with contextlib.suppress(OSError):
                 self.status_file.unlink()
@@ -379,37 +408,51 @@ class StorageListener:
         requestor = event.assoc.requestor
         return f"{requestor.ae_title}@{requestor.address}:{requestor.port}"
 
-    def _on_refused_host(self, host: str) -> None:
+    # The receiver protocol of the native acceptor; the pynetdicom events below map onto it.
+    def host_refused(self, host: str) -> None:
         with self._lock:
             self.stats.associations_refused += 1
         log.warning("connection from %s refused: host not in listener.allowed_hosts", host)
 
-    def _on_accepted(self, event: Event) -> None:
+    def association_accepted(self, peer: str) -> None:
         with self._lock:
             self.stats.associations_accepted += 1
-            self._per_association[id(event.assoc)] = 0
-        log.info("association accepted from %s", self._peer(event))
+        log.info("association accepted from %s", peer)
 
-    def _on_rejected(self, event: Event) -> None:
+    def association_rejected(self, peer: str, reason: str) -> None:
         with self._lock:
             self.stats.associations_refused += 1
-        log.warning(
-            "association from %s rejected (calling AE title not allowed, wrong called AE title "
-            "or too many associations)",
-            self._peer(event),
+        log.warning("association from %s rejected: %s", peer, reason)
+
+    def association_finished(self, peer: str, how: str, instances: int) -> None:
+        if how.startswith("aborted"):
+            with self._lock:
+                self.stats.associations_aborted += 1
+        log.info("association from %s %s after %d instance(s)", peer, how, instances)
+        self.spool.close()  # this thread's index connection
+
+    def _on_refused_host(self, host: str) -> None:
+        self.host_refused(host)
+
+    def _on_accepted(self, event: Event) -> None:
+        with self._lock:
+            self._per_association[id(event.assoc)] = 0
+        self.association_accepted(self._peer(event))
+
+    def _on_rejected(self, event: Event) -> None:
+        self.association_rejected(
+            self._peer(event), "calling AE title not allowed, wrong called AE title or too many associations"
         )
 
     def _finish(self, event: Event, how: str) -> None:
         with self._lock:
             count = self._per_association.pop(id(event.assoc), 0)
-        log.info("association from %s %s after %d instance(s)", self._peer(event), how, count)
+        self.association_finished(self._peer(event), how, count)
 
     def _on_released(self, event: Event) -> None:
         self._finish(event, "released")
 
     def _on_aborted(self, event: Event) -> None:
-        with self._lock:
-            self.stats.associations_aborted += 1
         self._finish(event, "aborted")
 
     def _on_connection_closed(self, event: Event) -> None:

@@ -34,8 +34,11 @@ class ListenerPlan:
     spool_root: Path
     quarantine_root: Path
     base_dir: Path
-    fsync: bool = True
     reuse_port: bool = False
+
+    @property
+    def fsync(self) -> bool:
+        return self.settings.fsync
 
 
 def reserve_shared_port(bind_address: str, port: int) -> tuple[socket.socket, int]:
@@ -144,7 +147,6 @@ def run_listener(plan: ListenerPlan, *, workers: int = 1, stop: threading.Event 
         spool_root=plan.spool_root,
         quarantine_root=plan.quarantine_root,
         base_dir=plan.base_dir,
-        fsync=plan.fsync,
         reuse_port=True,
     )
     context = multiprocessing.get_context("spawn")

@@ -79,9 +79,10 @@ def start_listener_in_process(config: SiteConfig) -> RunningListener:
     return RunningListener(config=config, port=config.listener.port, stop=stop, thread=thread)
 
 
-@pytest.fixture()
-def site(tmp_path: Path) -> SiteConfig:
-    return load_site_config(write_site(tmp_path / "site"))
+@pytest.fixture(params=["native", "pynetdicom"])
+def site(tmp_path: Path, request: pytest.FixtureRequest) -> SiteConfig:
+    """A site whose listener uses each receive engine in turn."""
+    return load_site_config(write_site(tmp_path / "site", listener={"engine": request.param}))
 
 
 @pytest.fixture()
