@@ -227,6 +227,12 @@ class ListenerSettings(_Section):
     quiet_period_s: float = Field(default=120, ge=0)
     health_port: int | None = Field(default=None, ge=0, le=65535)
     tcp_nodelay: bool = True
+    # "native": the listener's own lean C-STORE acceptor (fast path); "pynetdicom": pynetdicom's AE.
+    engine: Literal["native", "pynetdicom"] = "native"
+    # True: each received file and its folder are fsynced before the sender is answered (survives a
+    # power cut). False: still written atomically (temp file + rename) and indexed before the answer,
+    # which survives the listener being killed, but not the machine losing power.
+    fsync: bool = True
 
 
 class ScheduleSettings(_Section):
