@@ -93,14 +93,8 @@ manifest.json (schema_version 1)
     event with a CT Dose container).
 """
 
-from resources.corpus.generator import (
-    MANIFEST_NAME,
-    CorpusItem,
-    CorpusManifest,
-    generate_corpus,
-    iter_corpus,
-    study_manifest,
-)
+from resources.corpus.generator import CorpusItem, generate_corpus, iter_corpus
+from resources.corpus.manifest import MANIFEST_NAME, CorpusManifest, study_manifest
 from resources.corpus.spec import CorpusSpec
 from resources.corpus.tag_paths import TagPathError, resolve_tag_path
 
