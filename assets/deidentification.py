@@ -23,7 +23,9 @@ CODE_VERSION = versioned("deid-1", data_version_of(TABLE_CSV, OPTIONS_CSV, SAFE_
     kinds={"dicom", "presidio"},
     code_version=CODE_VERSION,
 )
-def deidentified_instances(context: dg.AssetExecutionContext, deid: DeidentificationResource) -> dg.MaterializeResult:
+def deidentified_instances(
+    context: dg.AssetExecutionContext, deid: DeidentificationResource
+) -> dg.MaterializeResult:
     """Every spool instance of the day (PACS or listener), de-identified by PS3.15 Annex E + options."""
     config = deid.site.load()
     paths = config.paths
@@ -50,18 +52,24 @@ def deidentified_instances(context: dg.AssetExecutionContext, deid: Deidentifica
             "leak_hits": summary.leak_hits,
             "findings_by_entity": dg.MetadataValue.json(summary.findings_by_entity),
             "profile_version": summary.profile_version,
-            "instances_per_second": round(sum(outcomes.values()) / summary.seconds, 1) if summary.seconds else 0.0,
+            "instances_per_second": round(sum(outcomes.values()) / summary.seconds, 1)
+            if summary.seconds
+            else 0.0,
         }
     )
 
 
 @dg.asset_check(asset=deidentified_instances, blocking=True)
-def phi_leak_check(context: dg.AssetCheckExecutionContext, deid: DeidentificationResource) -> dg.AssetCheckResult:
+def phi_leak_check(
+    context: dg.AssetCheckExecutionContext, deid: DeidentificationResource
+) -> dg.AssetCheckResult:
     """Fails when any output of the partition still held a source identifier (those were quarantined)."""
     partition_key = context.partition_key if context.has_partition_key else None
     summary = read_summary(ResearchStore(deid.research_root()), partition_key) if partition_key else None
     if summary is None:
-        return dg.AssetCheckResult(passed=False, metadata={"reason": "no de-identification summary for the partition"})
+        return dg.AssetCheckResult(
+            passed=False, metadata={"reason": "no de-identification summary for the partition"}
+        )
     leak = summary["leak_check"]
     return dg.AssetCheckResult(
         passed=bool(leak["passed"]),

@@ -1,4 +1,4 @@
-"""``dicom-lake deidentify`` (offline, a folder of files) and ``dicom-lake reidentify`` (needs the vault key)."""
+"""``dicom-lake deidentify`` (a folder of files, offline) and ``dicom-lake reidentify`` (vault key)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from resources.deid.errors import VaultError
 from resources.deid.folder_run import deidentify_folder
 from resources.deid.resource import build_deidentifier
 from resources.deid.vault import Vault
-from resources.deid.errors import VaultError
 from resources.site_config import (
     RECIPIENT_KEY_ENV_VAR,
     SECRET_KEY_ENV_VAR,
@@ -19,17 +19,21 @@ from resources.site_config import (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "deidentify",
         help="de-identify a folder of DICOM files offline (same engine and options as the pipeline)",
     )
     parser.add_argument("source_dir", type=Path, help="folder of source DICOM files (searched recursively)")
     parser.add_argument("output_dir", type=Path, help="research copies, quarantine/ and summary.json go here")
-    parser.add_argument("--config", dest="deid_config", help="site configuration file (overrides the global one)")
+    parser.add_argument(
+        "--config", dest="deid_config", help="site configuration file (overrides the global one)"
+    )
     parser.set_defaults(handler=_deidentify)
 
-    reid = subparsers.add_parser("reidentify", help="look a pseudonym up in the vault (needs DICOM_LAKE_VAULT_KEY)")
+    reid = subparsers.add_parser(
+        "reidentify", help="look a pseudonym up in the vault (needs DICOM_LAKE_VAULT_KEY)"
+    )
     reid.add_argument("pseudonym")
     reid.set_defaults(handler=_reidentify)
 

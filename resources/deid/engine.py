@@ -23,11 +23,12 @@ import pydicom
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from resources.deid.errors import UnreadableInstanceError
-from resources.deid.leak_check import LeakHit, find_leaks
+from resources.deid.leak_check import STRUCTURAL_CODE_TAGS, LeakHit, find_leaks
 from resources.deid.options import DeidOptions
 from resources.deid.phi_scanner import (
     DenyList,
@@ -48,9 +49,6 @@ Outcome = Literal["deidentified", "quarantined", "opted_out"]
 SAFE_PRIVATE_CSV = Path(__file__).with_name("safe_private.csv")
 
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "PN", "AE", "UR"})
-# Coded values come from coding schemes, not from people: never rewritten (a scheme designator such as
-# "TEST" matching a surname must not break the code).
-STRUCTURAL_CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x0008010F, 0x00080105, 0x00080119, 0x00080120})
 _FREE_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC"})
 _SC_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 _CONTENT_SEQUENCE = 0x0040A730
@@ -66,7 +64,16 @@ _DEVICE_SERIAL = "121016"
 _DEVICE_LOCATION = "121017"
 _HONORIFICS = frozenset({"DR", "MR", "MRS", "MS", "MISS", "PROF", "JR", "SR", "II", "III", "MD", "PHD"})
 # Warnings from pydicom that mean the bytes cannot be trusted (instance is quarantined).
-_UNTRUSTED_WARNING_WORDS = ("character set", "encoding", "codec", "decode", "delimiter", "truncat", "end of file", "unknown vr")
+_UNTRUSTED_WARNING_WORDS = (
+    "character set",
+    "encoding",
+    "codec",
+    "decode",
+    "delimiter",
+    "truncat",
+    "end of file",
+    "unknown vr",
+)
 _ID_KEYWORDS = (
     "PatientID",
     "OtherPatientIDs",
@@ -252,7 +259,9 @@ class Deidentifier:
             return DeidResult("quarantined", name, reasons=[str(exc)])
         except Exception as exc:  # damaged values surface lazily while walking
             logger.debug("de-identification of %s failed", name, exc_info=False)
-            return DeidResult("quarantined", name, reasons=[f"{name}: could not be de-identified ({type(exc).__name__})"])
+            return DeidResult(
+                "quarantined", name, reasons=[f"{name}: could not be de-identified ({type(exc).__name__})"]
+            )
 
     def _deidentify(self, ds: Dataset, name: str) -> DeidResult:
         patient_id = str(ds.get("PatientID", "") or "").strip()
@@ -268,7 +277,11 @@ class Deidentifier:
         source_uids = _collect_uids(ds)
         first_stage = self.pseudonyms.first_stage_pseudonym(patient_id, issuer)
         pseudonym = self.pseudonyms.patient_pseudonym(patient_id, issuer)
-        shift = self.pseudonyms.date_shift_days(patient_id, issuer) if self.options.retain_modified_dates else None
+        shift = (
+            self.pseudonyms.date_shift_days(patient_id, issuer)
+            if self.options.retain_modified_dates
+            else None
+        )
         sop_uid = self.pseudonyms.uid(str(ds.SOPInstanceUID))
         context = _Context(sop_uid, shift, deny_list_for(identifiers))
 
@@ -293,7 +306,9 @@ class Deidentifier:
             result.outcome = "quarantined"
             result.dataset = None
             result.leaks = leaks
-            result.reasons.append(f"{name}: leak check found {len(leaks)} source identifier(s) at {', '.join(paths)}")
+            result.reasons.append(
+                f"{name}: leak check found {len(leaks)} source identifier(s) at {', '.join(paths)}"
+            )
             return result
         if self.vault is not None:
             identity = {"patient_id": patient_id, "issuer": issuer, "first_stage": first_stage}
@@ -307,7 +322,8 @@ class Deidentifier:
         if others and any(str(v).strip() in self.opt_out_ids for v in _as_list(others)):
             return True
         return any(
-            str(item.get("PatientID", "")).strip() in self.opt_out_ids for item in ds.get("OtherPatientIDsSequence", [])
+            str(item.get("PatientID", "")).strip() in self.opt_out_ids
+            for item in ds.get("OtherPatientIDsSequence", [])
         )
 
     @staticmethod
@@ -345,6 +361,8 @@ class Deidentifier:
             if context.shift_days is not None and vr == "TM" and action in ("D", "Z", "X", "C"):
                 continue  # whole-day shifts leave times of day unchanged (needed for dose timing)
             if action is None or action == "K":
+                # Coded values are never rewritten: a scheme designator "TEST" matching a surname must
+                # not break the code (the leak check skips them for the same reason).
                 if vr in _TEXT_VRS and elem.value and tag_int not in STRUCTURAL_CODE_TAGS:
                     self._scrub(elem, path, context, generic=False)
             elif action == "X":
@@ -363,9 +381,8 @@ class Deidentifier:
             elif action == "C":
                 if vr in _TEXT_VRS and elem.value:
                     self._scrub(elem, path, context, generic=vr in _FREE_TEXT_VRS)
-            elif action == "P":
-                if elem.value:
-                    elem.value = self.pseudonyms.value_pseudonym(f"device:{tag_int:08X}", str(elem.value))
+            elif action == "P" and elem.value:
+                elem.value = self.pseudonyms.value_pseudonym(f"device:{tag_int:08X}", str(elem.value))
 
     def _sequence(
         self, ds: Dataset, elem: DataElement, action: str | None, path: str, context: _Context, in_tree: bool
@@ -445,7 +462,9 @@ class Deidentifier:
                 else:
                     new_text, spans = text, ()
             for span in spans:
-                context.findings.append(Finding(context.sop_uid, path, span.entity_type, span.score, "replaced"))
+                context.findings.append(
+                    Finding(context.sop_uid, path, span.entity_type, span.score, "replaced")
+                )
             changed = changed or new_text != text
             out.append(new_text)
         if changed:
@@ -470,7 +489,9 @@ class Deidentifier:
             item.CodeMeaning = meaning
             codes.append(item)
         ds.DeidentificationMethodCodeSequence = codes
-        ds.LongitudinalTemporalInformationModified = "MODIFIED" if self.options.retain_modified_dates else "REMOVED"
+        ds.LongitudinalTemporalInformationModified = (
+            "MODIFIED" if self.options.retain_modified_dates else "REMOVED"
+        )
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -479,8 +500,8 @@ def _as_list(value: object) -> list[object]:
         return []
     if isinstance(value, str | bytes):
         return [value]
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-        return list(value)  # type: ignore[call-overload, no-any-return]
+    if isinstance(value, list | tuple | MultiValue):
+        return list(value)
     return [value]
 
 
@@ -511,7 +532,9 @@ def _raise_on_untrusted(name: str, caught: list[warnings.WarningMessage]) -> Non
     for warning in caught:
         text = str(warning.message).lower()
         if any(word in text for word in _UNTRUSTED_WARNING_WORDS):
-            raise UnreadableInstanceError(f"{name}: damaged or undecodable content ({warning.category.__name__})")
+            raise UnreadableInstanceError(
+                f"{name}: damaged or undecodable content ({warning.category.__name__})"
+            )
 
 
 def _shift(elem: DataElement, days: int) -> None:
@@ -589,7 +612,9 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
                 phones.update(str(v) for v in _as_list(elem.value))
 
     walk(ds)
-    return Identifiers(frozenset(names), frozenset(ids), frozenset(births), frozenset(addresses), frozenset(phones))
+    return Identifiers(
+        frozenset(names), frozenset(ids), frozenset(births), frozenset(addresses), frozenset(phones)
+    )
 
 
 def _collect_uids(ds: Dataset) -> frozenset[str]:
@@ -597,10 +622,10 @@ def _collect_uids(ds: Dataset) -> frozenset[str]:
     return frozenset(str(ds.get(k)) for k in keys if ds.get(k))
 
 
-def _new_file_meta(ds: Dataset, transfer_syntax: object) -> None:
+def _new_file_meta(ds: Dataset, transfer_syntax: str | None) -> None:
     # A fresh meta header: the source's may name the sending AE or station.
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax or ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = UID(transfer_syntax) if transfer_syntax else ExplicitVRLittleEndian
     ds.file_meta = meta

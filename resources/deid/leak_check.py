@@ -11,15 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from resources.deid.phi_scanner import DenyList, Identifiers, deny_list_for
 from resources.deid.tag_paths import tag_label
 
-# Code Value, Coding Scheme Designator/Version, Context Identifier, Mapping Resource, URN/Long Code Value.
-_STRUCTURAL_CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x0008010F, 0x00080105, 0x00080119, 0x00080120})
+# Code Value, Coding Scheme Designator/Version, Code Meaning (dictionary text of the scheme), Context
+# Identifier, Mapping Resource, URN/Long Code Value: coded values come from schemes, not from people.
+STRUCTURAL_CODE_TAGS = frozenset(
+    {0x00080100, 0x00080102, 0x00080104, 0x00080103, 0x0008010F, 0x00080105, 0x00080119, 0x00080120}
+)
 # What the engine itself writes (method codes and text naming the profile options), not source content.
 _ENGINE_MARKS = frozenset({0x00120063, 0x00120064})
-_NUMERIC_VRS = frozenset({"DS", "IS", "TM", "US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV", "OF", "OD", "OL", "OV"})
+_NUMERIC_VRS = frozenset(
+    {"DS", "IS", "TM", "US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV", "OF", "OD", "OL", "OV"}
+)
 
 
 @dataclass(frozen=True)
@@ -33,12 +39,14 @@ def _values(value: object) -> list[str]:
         return []
     if isinstance(value, bytes | bytearray):
         return [bytes(value).decode("latin-1")]
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-        return [str(v) for v in value]  # type: ignore[union-attr]
+    if isinstance(value, list | tuple | MultiValue):
+        return [str(v) for v in value]
     return [str(value)]
 
 
-def find_leaks(dataset: Dataset, identifiers: Identifiers, *, uids: frozenset[str] = frozenset()) -> list[LeakHit]:
+def find_leaks(
+    dataset: Dataset, identifiers: Identifiers, *, uids: frozenset[str] = frozenset()
+) -> list[LeakHit]:
     """Every place in ``dataset`` where a source identifier survives (tag paths, no values).
 
     ``uids`` are source UIDs that must not appear unchanged in the output.
@@ -58,7 +66,7 @@ def _walk(dataset: Dataset, prefix: str, deny: DenyList, uids: frozenset[str], h
             for index, item in enumerate(elem.value or []):
                 _walk(item, f"{path}[{index}].", deny, uids, hits)
             continue
-        if elem.VR in _NUMERIC_VRS or elem.tag == 0x7FE00010 or int(elem.tag) in _STRUCTURAL_CODE_TAGS:
+        if elem.VR in _NUMERIC_VRS or elem.tag == 0x7FE00010 or int(elem.tag) in STRUCTURAL_CODE_TAGS:
             continue
         if elem.VR == "UI":
             if any(v.strip() in uids for v in _values(elem.value)):

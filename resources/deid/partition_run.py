@@ -32,7 +32,9 @@ SUMMARY_FILE = "_deid_summary.json"
 class PartitionSummary:
     partition_key: str
     profile_version: str
-    outcomes: dict[str, int] = field(default_factory=lambda: {"deidentified": 0, "quarantined": 0, "opted_out": 0})
+    outcomes: dict[str, int] = field(
+        default_factory=lambda: {"deidentified": 0, "quarantined": 0, "opted_out": 0}
+    )
     findings_by_entity: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     burned_in_quarantined: int = 0
@@ -79,7 +81,9 @@ def _reason_kind(result: DeidResult) -> str:
 def record(summary: PartitionSummary, result: DeidResult) -> None:
     summary.outcomes[result.outcome] = summary.outcomes.get(result.outcome, 0) + 1
     for finding in result.findings:
-        summary.findings_by_entity[finding.entity_type] = summary.findings_by_entity.get(finding.entity_type, 0) + 1
+        summary.findings_by_entity[finding.entity_type] = (
+            summary.findings_by_entity.get(finding.entity_type, 0) + 1
+        )
     if result.outcome == "quarantined":
         kind = _reason_kind(result)
         summary.quarantine_reasons[kind] = summary.quarantine_reasons.get(kind, 0) + 1

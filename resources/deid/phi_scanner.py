@@ -16,6 +16,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer
+    from presidio_analyzer.nlp_engine import NlpEngine
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +39,10 @@ GENERIC_ENTITIES = (
     "PERSON",
     "LOCATION",
 )
-_MRN_CONTEXT = r"(?:MRN|M\.R\.N\.|hospital\s+(?:no|number)|patient\s+(?:id|no|number)|record\s+(?:no|number)|NHS\s+(?:no|number)|RN|ID)"
+_MRN_CONTEXT = (
+    r"(?:MRN|M\.R\.N\.|hospital\s+(?:no|number)|patient\s+(?:id|no|number)"
+    r"|record\s+(?:no|number)|NHS\s+(?:no|number)|RN|ID)"
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class ScrubResult:
     spans: tuple[Span, ...]
 
 
-def _offline_email_recognizer() -> object:
+def _offline_email_recognizer() -> EntityRecognizer:
     import tldextract
     from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
@@ -59,24 +67,24 @@ def _offline_email_recognizer() -> object:
     # snapshot bundled with tldextract is enough to tell a domain from a dotted word.
     offline = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
-    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline(pattern_text).fqdn)
 
     return OfflineEmailRecognizer()
 
 
-def _build_nlp_engine(spacy_model: str | None) -> object:
+def _build_nlp_engine(spacy_model: str | None) -> NlpEngine:
     import spacy
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
     engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": spacy_model or "blank"}])
     # Set the pipeline ourselves instead of load(): load() downloads a missing model from the internet.
-    engine.nlp = {"en": spacy.load(spacy_model) if spacy_model else spacy.blank("en")}
+    engine.nlp = {"en": spacy.load(spacy_model) if spacy_model else spacy.blank("en")}  # type: ignore[assignment]
     return engine
 
 
-def build_analyzer(spacy_model: str | None = None) -> object:
+def build_analyzer(spacy_model: str | None = None) -> AnalyzerEngine:
     """A presidio ``AnalyzerEngine`` that needs no network: pattern recognizers (+ NER if a model is named).
 
     Raises
@@ -121,10 +129,25 @@ def build_analyzer(spacy_model: str | None = None) -> object:
     )
     if spacy_model:
         registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]))
-    return AnalyzerEngine(registry=registry, nlp_engine=_build_nlp_engine(spacy_model), supported_languages=["en"])
+    return AnalyzerEngine(
+        registry=registry, nlp_engine=_build_nlp_engine(spacy_model), supported_languages=["en"]
+    )
 
 
-_MONTHS = ("January February March April May June July August September October November December").split()
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def birth_date_variants(value: str) -> list[str]:
@@ -171,8 +194,15 @@ def name_variants(name: str) -> list[str]:
             out.update({f"{given} {family}", f"{family} {given}", f"{family}, {given}", f"{family},{given}"})
             for given_word in given.split():
                 initial = given_word[0]
-                out.update({f"{initial} {family}", f"{initial}. {family}", f"{initial}.{family}",
-                            f"{family} {initial}", f"{family}, {initial}"})
+                out.update(
+                    {
+                        f"{initial} {family}",
+                        f"{initial}. {family}",
+                        f"{initial}.{family}",
+                        f"{family} {initial}",
+                        f"{family}, {initial}",
+                    }
+                )
     return sorted(out)
 
 
@@ -224,7 +254,9 @@ class DenyList:
         alternatives = [re.escape(term) for term in sorted(terms, key=len, reverse=True)]
         phone_alternatives = [p for p in (phone_pattern(v) for v in identifiers.phones) if p]
         self._phone = (
-            re.compile(r"(?<!\d)(?:" + "|".join(phone_alternatives) + r")(?!\d)") if phone_alternatives else None
+            re.compile(r"(?<!\d)(?:" + "|".join(phone_alternatives) + r")(?!\d)")
+            if phone_alternatives
+            else None
         )
         self._regex = (
             re.compile(r"(?<![^\W_])(?:" + "|".join(alternatives) + r")(?![^\W_])", re.IGNORECASE)
@@ -284,9 +316,7 @@ class PhiScanner:
     def _generic(self, text: str) -> tuple[Span, ...]:
         if not any(ch.isalnum() for ch in text):
             return ()
-        results = self._analyzer.analyze(  # type: ignore[attr-defined]
-            text=text, language="en", score_threshold=self.score_threshold
-        )
+        results = self._analyzer.analyze(text=text, language="en", score_threshold=self.score_threshold)
         return tuple(Span(r.start, r.end, r.entity_type, round(float(r.score), 3)) for r in results)
 
     def scrub(self, text: str, deny_list: DenyList | None) -> ScrubResult:

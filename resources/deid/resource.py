@@ -30,10 +30,13 @@ def build_deidentifier(
     """
     settings = config.deidentification
     if settings.vault_enabled and not vault_key:
-        raise ValueError("deidentification.vault_enabled is on but no vault key is set (DICOM_LAKE_VAULT_KEY)")
+        raise ValueError(
+            "deidentification.vault_enabled is on but no vault key is set (DICOM_LAKE_VAULT_KEY)"
+        )
     if settings.double_pseudonymisation and not recipient_key:
         raise ValueError(
-            "deidentification.double_pseudonymisation is on but no recipient key is set (DICOM_LAKE_RECIPIENT_KEY)"
+            "deidentification.double_pseudonymisation is on but no recipient key is set"
+            " (DICOM_LAKE_RECIPIENT_KEY)"
         )
     opt_out_file = config.resolve_path(settings.opt_out_file) if settings.opt_out_file else None
     vault = Vault(config.paths.vault, vault_key) if settings.vault_enabled and vault_key else None

@@ -9,7 +9,9 @@ from pydicom.uid import ExplicitVRLittleEndian
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
-def ct_dataset(patient_id: str = "MRN4455667", study_date: str = "20261110", study_uid: str = "1.2.3.4.100") -> Dataset:
+def ct_dataset(
+    patient_id: str = "MRN4455667", study_date: str = "20261110", study_uid: str = "1.2.3.4.100"
+) -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import shutil
 import subprocess
@@ -61,10 +62,16 @@ def test_corpus_plants_phi_in_at_least_30_distinct_places(corpus: tuple[Path, Co
     assert len(places) >= 30
 
 
-def test_zero_planted_identifiers_survive(corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]) -> None:
+def test_zero_planted_identifiers_survive(
+    corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]
+) -> None:
     _, manifest = corpus
     run1, _, summary = runs
-    identifiers = {p["identifier"]: p["kind"] for p in manifest.planted_phi if p["kind"] not in RETAINED_BY_OPTION | UID_KINDS}
+    identifiers = {
+        p["identifier"]: p["kind"]
+        for p in manifest.planted_phi
+        if p["kind"] not in RETAINED_BY_OPTION | UID_KINDS
+    }
     # Word-bounded, case-insensitive: the same matcher the verification uses.
     matcher = deny_list_for(Identifiers(ids=frozenset(identifiers)))
     files = sorted((run1 / "research").rglob("*.dcm"))
@@ -81,7 +88,9 @@ def test_zero_planted_identifiers_survive(corpus: tuple[Path, CorpusManifest], r
     assert summary["leak_check"]["passed"]
 
 
-def test_dose_and_characteristics_are_retained(corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]) -> None:
+def test_dose_and_characteristics_are_retained(
+    corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]
+) -> None:
     root, _ = corpus
     run1, _, _ = runs
     by_sop = {}
@@ -95,14 +104,28 @@ def test_dose_and_characteristics_are_retained(corpus: tuple[Path, CorpusManifes
         out = pydicom.dcmread(path)
         if out.Modality != "CT" or "CTDIvol" not in out:
             continue
-        source = next(s for s in by_sop.values() if s.ImagePositionPatient == out.ImagePositionPatient and s.CTDIvol == out.CTDIvol)
-        for keyword in ("CTDIvol", "KVP", "BodyPartExamined", "PatientAge", "PatientSex", "XRayTubeCurrent", "AcquisitionTime"):
+        source = next(
+            s
+            for s in by_sop.values()
+            if s.ImagePositionPatient == out.ImagePositionPatient and s.CTDIvol == out.CTDIvol
+        )
+        for keyword in (
+            "CTDIvol",
+            "KVP",
+            "BodyPartExamined",
+            "PatientAge",
+            "PatientSex",
+            "XRayTubeCurrent",
+            "AcquisitionTime",
+        ):
             assert out.get(keyword) == source.get(keyword), keyword
         checked += 1
     assert checked > 0
 
 
-def test_uids_are_consistent_across_two_runs_and_sr_links_survive(runs: tuple[Path, Path, dict[str, Any]]) -> None:
+def test_uids_are_consistent_across_two_runs_and_sr_links_survive(
+    runs: tuple[Path, Path, dict[str, Any]],
+) -> None:
     run1, run2, _ = runs
     names1 = sorted(p.relative_to(run1 / "research").as_posix() for p in (run1 / "research").rglob("*.dcm"))
     names2 = sorted(p.relative_to(run2 / "research").as_posix() for p in (run2 / "research").rglob("*.dcm"))
@@ -119,7 +142,9 @@ def test_uids_are_consistent_across_two_runs_and_sr_links_survive(runs: tuple[Pa
     assert image_events and image_events & sr_events  # image series still link to their SR events
 
 
-def test_date_intervals_between_a_patients_studies_are_preserved(corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]) -> None:
+def test_date_intervals_between_a_patients_studies_are_preserved(
+    corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]
+) -> None:
     root, _ = corpus
     run1, _, _ = runs
 
@@ -132,7 +157,7 @@ def test_date_intervals_between_a_patients_studies_are_preserved(corpus: tuple[P
         out = []
         for days in by_patient.values():
             ordered = sorted(days)
-            out.append(tuple((b - a).days for a, b in zip(ordered, ordered[1:], strict=False)))
+            out.append(tuple((b - a).days for a, b in itertools.pairwise(ordered)))
         return sorted(out)
 
     source = intervals(root / "src")
@@ -141,7 +166,9 @@ def test_date_intervals_between_a_patients_studies_are_preserved(corpus: tuple[P
 
 
 @pytest.mark.dcmtk
-def test_outputs_are_still_valid_objects_by_dciodvfy(corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]) -> None:
+def test_outputs_are_still_valid_objects_by_dciodvfy(
+    corpus: tuple[Path, CorpusManifest], runs: tuple[Path, Path, dict[str, Any]]
+) -> None:
     if shutil.which("dciodvfy") is None:
         pytest.skip("dciodvfy (Debian dicom3tools) is not installed")
     root, _ = corpus
@@ -152,8 +179,12 @@ def test_outputs_are_still_valid_objects_by_dciodvfy(corpus: tuple[Path, CorpusM
         lines = (done.stdout + done.stderr).splitlines()
         return {re.sub(r"\d+", "#", line) for line in lines if line.startswith("Error")}
 
-    sources = {pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID: p for p in (root / "src").rglob("*.dcm")}
-    outputs = {pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID: p for p in (run1 / "research").rglob("*.dcm")}
+    sources = {
+        pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID: p for p in (root / "src").rglob("*.dcm")
+    }
+    outputs = {
+        pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID: p for p in (run1 / "research").rglob("*.dcm")
+    }
     assert set(sources) == set(outputs)
     for sop_class, output in outputs.items():
         new_errors = errors(output) - errors(sources[sop_class])

@@ -52,8 +52,19 @@ def test_no_identifier_of_the_source_survives_anywhere(engine: Deidentifier) -> 
     result = engine.deidentify(ct_dataset())
     assert result.dataset is not None
     text = _all_text(result.dataset)
-    for value in ("rigby", "eleanor", "kildare", "ratched", "mrn4455667", "acc7788990", "19540312",
-                  "penny lane", "0151 496 0123", "12/03/1954", "sergeant"):
+    for value in (
+        "rigby",
+        "eleanor",
+        "kildare",
+        "ratched",
+        "mrn4455667",
+        "acc7788990",
+        "19540312",
+        "penny lane",
+        "0151 496 0123",
+        "12/03/1954",
+        "sergeant",
+    ):
         assert value not in text, value
     assert {f.entity_type for f in result.findings} >= {"PERSON", "PHONE_NUMBER"}
     for finding in result.findings:
@@ -116,13 +127,17 @@ def test_private_tags_removed_except_the_safe_allow_list(make_engine: Build) -> 
 
 
 def test_options_switch_off_and_on(make_engine: Build) -> None:
-    out = make_engine(
-        retain_patient_characteristics=False,
-        retain_device_identity=False,
-        retain_institution_identity=True,
-        retain_modified_dates=False,
-        clean_descriptors=False,
-    ).deidentify(ct_dataset()).dataset
+    out = (
+        make_engine(
+            retain_patient_characteristics=False,
+            retain_device_identity=False,
+            retain_institution_identity=True,
+            retain_modified_dates=False,
+            clean_descriptors=False,
+        )
+        .deidentify(ct_dataset())
+        .dataset
+    )
     assert out is not None
     assert "PatientAge" not in out and "PatientWeight" not in out
     assert out.StationName == "ANONYMIZED" and out.DeviceSerialNumber == "ANONYMIZED"
@@ -153,7 +168,9 @@ def test_burned_in_pixels_are_quarantined_unless_allowed(make_engine: Build) -> 
     assert make_engine(allow_burned_in_pixels=True).deidentify(allowed).outcome == "deidentified"
 
 
-def test_bad_input_is_quarantined_with_a_reason_that_quotes_no_value(engine: Deidentifier, tmp_path: Path) -> None:
+def test_bad_input_is_quarantined_with_a_reason_that_quotes_no_value(
+    engine: Deidentifier, tmp_path: Path
+) -> None:
     good = tmp_path / "good.dcm"
     ct_dataset().save_as(good, enforce_file_format=True)
     truncated = tmp_path / "truncated.dcm"
@@ -192,7 +209,9 @@ def test_output_round_trips_through_a_file(engine: Deidentifier, tmp_path: Path)
     assert again.SOPInstanceUID == out.SOPInstanceUID and again.PatientIdentityRemoved == "YES"
 
 
-@pytest.mark.parametrize("text", ["XR CHEST AP PORTABLE", "CT ABDOMEN PELVIS W CONTRAST 5mm 1.25", "Chest 1.0 B70f"])
+@pytest.mark.parametrize(
+    "text", ["XR CHEST AP PORTABLE", "CT ABDOMEN PELVIS W CONTRAST 5mm 1.25", "Chest 1.0 B70f"]
+)
 def test_ordinary_descriptions_are_not_mangled(engine: Deidentifier, text: str) -> None:
     ds = ct_dataset()
     ds.SeriesDescription = text
