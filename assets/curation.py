@@ -21,7 +21,9 @@ CURATION_CODE_VERSION = versioned("curation-1", data_version_of(*sorted(DATA_FOL
     description="Patients, studies, series, instances, devices, CT acquisitions, mammography exposures, "
     "quality flags and the PHI-finding audit of the partition, with normalised names and body regions.",
 )
-def curated_instances(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def curated_instances(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     partition_key = context.partition_key
     lineage = Lineage(
         partition_key=partition_key,

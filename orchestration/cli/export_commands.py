@@ -21,7 +21,7 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser(
         "export",
         help="write warehouse tables for a date range to CSV or Parquet",
@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "Partition and run columns are left out unless --with-lineage is given: the partition key is "
         "the unshifted study date, which the de-identified data must not carry.",
     )
-    parser.add_argument("--tables", default=DEFAULT_TABLES, help=f"comma-separated (default: {DEFAULT_TABLES})")
+    parser.add_argument(
+        "--tables", default=DEFAULT_TABLES, help=f"comma-separated (default: {DEFAULT_TABLES})"
+    )
     parser.add_argument("--from", dest="start", type=_date, required=True, help="first partition date")
     parser.add_argument("--to", dest="end", type=_date, required=True, help="last partition date (inclusive)")
     parser.add_argument("--format", dest="fmt", choices=["csv", "parquet"], default="parquet")

@@ -93,7 +93,9 @@ class PartitionCurator:
 
     @property
     def mapping_version(self) -> str:
-        return f"exam {self.exam_names.version}; devices {self.devices.version}; regions {self.regions.version}"
+        return (
+            f"exam {self.exam_names.version}; devices {self.devices.version}; regions {self.regions.version}"
+        )
 
     def curate(
         self,
@@ -139,7 +141,9 @@ class PartitionCurator:
         summary.rows = dict(writer.counts)
         return summary
 
-    def _write_instance(self, record: dict[str, Any], writer: PartitionWriter, summary: CurationSummary) -> None:
+    def _write_instance(
+        self, record: dict[str, Any], writer: PartitionWriter, summary: CurationSummary
+    ) -> None:
         keys = {
             "sop_instance_uid": record["sop_instance_uid"],
             "series_instance_uid": record["series_instance_uid"],
@@ -179,7 +183,10 @@ class PartitionCurator:
         if not any(record[k] for k in ("manufacturer", "model_name", "station_name", "device_serial_number")):
             return None
         key = device_key(
-            record["manufacturer"], record["model_name"], record["device_serial_number"], record["station_name"]
+            record["manufacturer"],
+            record["model_name"],
+            record["device_serial_number"],
+            record["station_name"],
         )
         if key not in devices:
             station = self.devices.station(record["station_name"], record["manufacturer"])

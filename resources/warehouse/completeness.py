@@ -72,26 +72,31 @@ def device_completeness(warehouse: Warehouse, partition_key: str) -> dict[str, d
         ORDER BY 1
     """
     out: dict[str, dict[str, float]] = {}
-    for row in warehouse.read_frame(sql, {"pk": partition_key}).itertuples(index=False):
+    with warehouse.engine.connect() as con:
+        rows = con.execute(sa.text(sql), {"pk": partition_key}).all()
+    for station, ct_images, ct_with_ctdivol, mg_images, mg_with_dose in rows:
         entry: dict[str, float] = {}
-        if row.ct_images:
-            entry["ct_ctdivol"] = round(row.ct_with_ctdivol / row.ct_images, 4)
-        if row.mg_images:
-            entry["mg_organ_dose"] = round(row.mg_with_dose / row.mg_images, 4)
-        out[str(row.station)] = entry
+        if ct_images:
+            entry["ct_ctdivol"] = round(int(ct_with_ctdivol) / int(ct_images), 4)
+        if mg_images:
+            entry["mg_organ_dose"] = round(int(mg_with_dose) / int(mg_images), 4)
+        out[str(station)] = entry
     return out
 
 
 def flag_counts(warehouse: Warehouse, partition_key: str) -> dict[str, dict[str, int]]:
     """``severity`` -> ``rule`` -> number of flags in the partition."""
-    frame = warehouse.read_frame(
-        "SELECT severity, rule, count(*) AS n FROM quality_flag WHERE partition_key = :pk "
-        "GROUP BY severity, rule ORDER BY severity, rule",
-        {"pk": partition_key},
-    )
+    with warehouse.engine.connect() as con:
+        rows = con.execute(
+            sa.text(
+                "SELECT severity, rule, count(*) AS n FROM quality_flag WHERE partition_key = :pk "
+                "GROUP BY severity, rule ORDER BY severity, rule"
+            ),
+            {"pk": partition_key},
+        ).all()
     out: dict[str, dict[str, int]] = {}
-    for row in frame.itertuples(index=False):
-        out.setdefault(str(row.severity), {})[str(row.rule)] = int(row.n)
+    for severity, rule, count in rows:
+        out.setdefault(str(severity), {})[str(rule)] = int(count)
     return out
 
 

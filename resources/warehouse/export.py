@@ -81,7 +81,7 @@ def export_tables(
     return results
 
 
-def _write(warehouse: Warehouse, query: sa.Select, columns: list[str], path: Path, fmt: ExportFormat) -> int:  # type: ignore[type-arg]
+def _write(warehouse: Warehouse, query: sa.Select, columns: list[str], path: Path, fmt: ExportFormat) -> int:
     tmp = path.with_name(f".{path.name}.part")
     rows = 0
     writer: pq.ParquetWriter | None = None

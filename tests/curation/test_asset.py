@@ -34,7 +34,10 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _research_partition(site: Path, n: int) -> Path:
     folder = site.parent / "var" / "research" / PARTITION
     for i in range(n):
-        write(make_dataset("CT", StudyInstanceUID="2.25.1", SeriesInstanceUID="2.25.2", InstanceNumber=i), folder)
+        write(
+            make_dataset("CT", StudyInstanceUID="2.25.1", SeriesInstanceUID="2.25.2", InstanceNumber=i),
+            folder,
+        )
     (folder / "_deid_summary.json").write_text('{"profile_version": "ps315-2026c+abc"}')
     return folder
 
@@ -79,8 +82,21 @@ def test_export_drops_lineage_by_default_and_writes_both_formats(site: Path, tmp
     out = tmp_path / "out"
     for fmt in ("csv", "parquet"):
         code = cli_main(
-            ["--config", str(site), "export", "--tables", "study,instance", "--from", PARTITION,
-             "--to", PARTITION, "--format", fmt, "--out", str(out / fmt)]
+            [
+                "--config",
+                str(site),
+                "export",
+                "--tables",
+                "study,instance",
+                "--from",
+                PARTITION,
+                "--to",
+                PARTITION,
+                "--format",
+                fmt,
+                "--out",
+                str(out / fmt),
+            ]
         )
         assert code == 0
     csv = pd.read_csv(out / "csv" / "instance.csv")
@@ -89,8 +105,22 @@ def test_export_drops_lineage_by_default_and_writes_both_formats(site: Path, tmp
     assert "partition_key" not in csv.columns and "run_id" not in parquet.columns
     assert list(csv.sop_instance_uid) == list(parquet.sop_instance_uid)
     code = cli_main(
-        ["--config", str(site), "export", "--tables", "instance", "--from", "2026-11-11", "--to", "2026-11-12",
-         "--format", "csv", "--out", str(out / "empty"), "--with-lineage"]
+        [
+            "--config",
+            str(site),
+            "export",
+            "--tables",
+            "instance",
+            "--from",
+            "2026-11-11",
+            "--to",
+            "2026-11-12",
+            "--format",
+            "csv",
+            "--out",
+            str(out / "empty"),
+            "--with-lineage",
+        ]
     )
     assert code == 0
     empty = pd.read_csv(out / "empty" / "instance.csv")
@@ -101,8 +131,21 @@ def test_export_of_an_unknown_table_is_a_clear_error(site: Path, capsys: pytest.
     _research_partition(site, 1)
     assert _run(site).success
     code = cli_main(
-        ["--config", str(site), "export", "--tables", "nope", "--from", PARTITION, "--to", PARTITION,
-         "--format", "csv", "--out", str(site.parent / "x")]
+        [
+            "--config",
+            str(site),
+            "export",
+            "--tables",
+            "nope",
+            "--from",
+            PARTITION,
+            "--to",
+            PARTITION,
+            "--format",
+            "csv",
+            "--out",
+            str(site.parent / "x"),
+        ]
     )
     assert code == 2
     assert "unknown table(s): nope" in capsys.readouterr().err

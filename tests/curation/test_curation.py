@@ -125,8 +125,12 @@ def test_flags_phi_audit_and_unreadable_files(make_warehouse: Warehouse, tmp_pat
     make_warehouse.upgrade()
     study = "2.25.100"
     files = [
-        write(make_dataset("CT", StudyInstanceUID=study, SeriesInstanceUID="2.25.101", CTDIvol=-1.0), tmp_path),
-        write(make_dataset("CT", StudyInstanceUID=study, SeriesInstanceUID="2.25.101", PatientSex="M"), tmp_path),
+        write(
+            make_dataset("CT", StudyInstanceUID=study, SeriesInstanceUID="2.25.101", CTDIvol=-1.0), tmp_path
+        ),
+        write(
+            make_dataset("CT", StudyInstanceUID=study, SeriesInstanceUID="2.25.101", PatientSex="M"), tmp_path
+        ),
         write(make_dose_sr(study, ("T-D1100", "SRT")), tmp_path),
         write(make_dataset("MG", CompressionForce=450, OrganDose=None, PatientAge="130Y"), tmp_path),
     ]
@@ -134,8 +138,16 @@ def test_flags_phi_audit_and_unreadable_files(make_warehouse: Warehouse, tmp_pat
     junk.write_bytes(b"not dicom")
     phi = tmp_path / "_phi_findings.jsonl"
     phi.write_text(
-        json.dumps({"sop_instance_uid": "2.25.7", "tag_path": "(0008,1030)", "entity_type": "PERSON",
-                    "score": 0.85, "action": "replaced"}) + "\nnot json\n"
+        json.dumps(
+            {
+                "sop_instance_uid": "2.25.7",
+                "tag_path": "(0008,1030)",
+                "entity_type": "PERSON",
+                "score": 0.85,
+                "action": "replaced",
+            }
+        )
+        + "\nnot json\n"
     )
     quarantined: list[tuple[str, str]] = []
     curator = PartitionCurator(on_unreadable=lambda path, reason: quarantined.append((path.name, reason)))

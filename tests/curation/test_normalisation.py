@@ -130,7 +130,15 @@ def test_units_and_ages() -> None:
     assert patient_age("006M", None, None) == (0.5, "patient_age")
     age, source = patient_age(None, dt.date(2000, 3, 1), dt.date(2026, 3, 1))
     assert source == "dates" and age == pytest.approx(26.0, abs=0.01)
-    assert [age_band(a) for a in (0.3, 3, 12, 16, 45, 95, -1)] == ["0", "1-4", "10-14", "15-17", "40-49", "90+", None]
+    assert [age_band(a) for a in (0.3, 3, 12, 16, 45, 95, -1)] == [
+        "0",
+        "1-4",
+        "10-14",
+        "15-17",
+        "40-49",
+        "90+",
+        None,
+    ]
 
 
 def test_quality_rules_name_the_rule_and_the_value() -> None:
@@ -156,7 +164,9 @@ def test_quality_rules_name_the_rule_and_the_value() -> None:
         ("unparseable_value", "SpiralPitchFactor", None),
         ("missing_required_tag", "SliceThickness", "CT"),
     }
-    high = {f.rule for f in instance_flags({**record, "ctdivol_mgy": 150.0, "patient_age_years": 40.0}, rules)}
+    high = {
+        f.rule for f in instance_flags({**record, "ctdivol_mgy": 150.0, "patient_age_years": 40.0}, rules)
+    }
     assert "ctdivol_above_ceiling" in high and "age_out_of_range" not in high
     force = {f.rule for f in instance_flags({"modality": "MG", "compression_force_n": 450.0}, rules)}
     assert "compression_force_out_of_range" in force

@@ -44,7 +44,9 @@ def test_fresh_upgrade_matches_the_models_with_no_differences(make_warehouse: Wa
     make_warehouse.upgrade()
     _import_all_tables()
     with make_warehouse.engine.connect() as con:
-        diff = compare_metadata(MigrationContext.configure(con, opts={"compare_type": True}), SQLModel.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(con, opts={"compare_type": True}), SQLModel.metadata
+        )
     assert diff == []
     assert {t.__tablename__ for t in CURATION_TABLES} <= set(make_warehouse.table_names())  # type: ignore[attr-defined]
 
@@ -83,9 +85,11 @@ def test_failure_mid_batch_leaves_previous_rows_intact(make_warehouse: Warehouse
     make_warehouse.replace_partition(Lineage("2026-11-10", "good"), {Instance: _instances("2026-11-10", 300)})
     make_warehouse.replace_partition(Lineage("2026-11-11", "good"), {Instance: _instances("2026-11-11", 10)})
     before = _rows(make_warehouse, "2026-11-10")
-    with pytest.raises(RuntimeError, match="injected"):
-        with make_warehouse.writing_partition(Lineage("2026-11-10", "bad"), [Instance, Study], batch_size=50) as w:
-            w.add_all(Instance, _instances("2026-11-10", 300, fail_at=175))  # after three flushed batches
+    with (
+        pytest.raises(RuntimeError, match="injected"),
+        make_warehouse.writing_partition(Lineage("2026-11-10", "bad"), [Instance, Study], batch_size=50) as w,
+    ):
+        w.add_all(Instance, _instances("2026-11-10", 300, fail_at=175))  # after three flushed batches
     assert _rows(make_warehouse, "2026-11-10") == before
     assert {row[-1] for row in before} == {"good"}
     assert len(_rows(make_warehouse, "2026-11-11")) == 10

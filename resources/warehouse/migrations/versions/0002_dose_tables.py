@@ -2,13 +2,13 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 03:50:54.854542
+Create Date: 2026-11-22 04:00:28.858509
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0002"
@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("target_region_code", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("target_region_scheme", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.Column("acquisition_type", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-        sa.Column("start_datetime", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("start_datetime", sa.DateTime(), nullable=True),
         sa.Column("ctdivol_mgy", sa.Float(), nullable=True),
         sa.Column("dlp_mgycm", sa.Float(), nullable=True),
         sa.Column("phantom", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
