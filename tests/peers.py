@@ -353,11 +353,13 @@ class DcmqrscpPeer:
 class StorescpPeer:
     """dcmtk's ``storescp`` writing into a folder (the benchmark's baseline receiver)."""
 
-    def __init__(self, workdir: Path, *, ae_title: str = "STORESCP", fork: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, ae_title: str = "STORESCP", fork: bool = False, port: int | None = None
+    ) -> None:
         self.workdir = Path(workdir)
         self.fork = fork  # one child process per association (for concurrent moves)
         self.ae_title = ae_title
-        self.port = free_port()
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> StorescpPeer:

@@ -31,7 +31,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
-from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers
+from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class DemoPacs:
         self._server = ae.start_server(
             (self.bind, self.requested_port), block=False, evt_handlers=handlers, ae_title=self.ae_title
         )
+        share_supported_contexts(self._server)
         return self.port
 
     @property

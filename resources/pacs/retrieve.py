@@ -160,6 +160,7 @@ class RetrievalSummary:
     moves: int = 0
     retries: int = 0
     seconds: float = 0.0
+    planning_s: float = 0.0  # image-level C-FINDs and the spool look-up, before the first move
     rate_limit_wait_s: float = 0.0
 
     @property
@@ -315,6 +316,7 @@ class PartitionRetriever:
         summary.studies = len(studies)
         summary.series = sum(len(s.series) for s in studies)
         plans = self._plan_with_retries(studies)
+        summary.planning_s = time.monotonic() - began
         summary.instances_expected = sum(p.expected + p.already_present for p in plans)
         summary.instances_already_present = sum(p.already_present for p in plans)
         for plan in plans:

@@ -37,7 +37,7 @@ from pynetdicom import (
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers
+from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
 from resources.spool import SpoolStore, SpoolWriteError
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,7 @@ class StorageScp:
         self._server = ae.start_server(
             (self.bind, self.requested_port), block=False, evt_handlers=handlers, ae_title=self.ae_title
         )
+        share_supported_contexts(self._server)
         log.info("storage SCP %s listening on %s:%d", self.ae_title, self.bind, self.port)
         return self.port
 
