@@ -201,10 +201,17 @@ class StorageScp:
         ae.maximum_associations = 32
         handlers: list[Any] = [(evt.EVT_C_STORE, self.writer.handle_store)]
         handlers += nodelay_handlers(self.options.tcp_nodelay)
-        self._server = ae.start_server(
-            (self.bind, self.requested_port), block=False, evt_handlers=handlers, ae_title=self.ae_title
+        server = ae.make_server(
+            (self.bind, self.requested_port), ae_title=self.ae_title, evt_handlers=handlers
         )
-        share_supported_contexts(self._server)
+        share_supported_contexts(server)
+        ae._servers.append(server)  # as start_server does: server.shutdown() deregisters it
+        # Our own serving thread with a short poll interval: start_server's 0.5 s makes every stop() wait
+        # up to half a second, once per retrieval.
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="storage-scp", daemon=True
+        ).start()
+        self._server = server
         log.info("storage SCP %s listening on %s:%d", self.ae_title, self.bind, self.port)
         return self.port
 
