@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "the unshifted study date, which the de-identified data must not carry.",
     )
     parser.add_argument(
-        "--tables", default=DEFAULT_TABLES, help=f"comma-separated (default: {DEFAULT_TABLES})"
+        "--tables",
+        nargs="+",
+        default=[DEFAULT_TABLES],
+        help=f"table names, separated by spaces or commas (default: {DEFAULT_TABLES})",
     )
     parser.add_argument("--from", dest="start", type=_date, required=True, help="first partition date")
     parser.add_argument("--to", dest="end", type=_date, required=True, help="last partition date (inclusive)")
@@ -46,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run_export(args: argparse.Namespace) -> int:
     config = load_site_config(args.config)
-    tables = [name.strip() for name in args.tables.split(",") if name.strip()]
+    tables = [name.strip() for item in args.tables for name in item.split(",") if name.strip()]
     if not tables:
         raise CommandError("--tables names no table")
     out_dir = args.out or config.paths.exports / f"{args.start}_{args.end}"

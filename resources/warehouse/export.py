@@ -60,6 +60,7 @@ def export_tables(
         raise ExportError(f"--to {end} is before --from {start}")
     metadata = sa.MetaData()
     metadata.reflect(warehouse.engine)
+    tables = [resolve_table_name(name, set(metadata.tables)) for name in tables]
     unknown = [name for name in tables if name not in metadata.tables or name.startswith("alembic")]
     if unknown:
         known = ", ".join(sorted(n for n in metadata.tables if not n.startswith("alembic")))
@@ -79,6 +80,17 @@ def export_tables(
         logger.info("exported %s: %d rows to %s", name, rows, path)
         results.append(ExportedTable(name, path, rows))
     return results
+
+
+def resolve_table_name(name: str, known: set[str]) -> str:
+    """Accept the plural people type (``studies`` for ``study``, ``patients`` for ``patient``)."""
+    name = name.strip().lower()
+    if name in known:
+        return name
+    for plural, singular in (("ies", "y"), ("s", "")):
+        if name.endswith(plural) and name[: -len(plural)] + singular in known:
+            return name[: -len(plural)] + singular
+    return name
 
 
 def _write(warehouse: Warehouse, query: sa.Select, columns: list[str], path: Path, fmt: ExportFormat) -> int:

@@ -87,7 +87,8 @@ def test_export_drops_lineage_by_default_and_writes_both_formats(site: Path, tmp
                 str(site),
                 "export",
                 "--tables",
-                "study,instance",
+                "studies",  # the plural people type, and space-separated names
+                "instance",
                 "--from",
                 PARTITION,
                 "--to",
@@ -104,6 +105,7 @@ def test_export_drops_lineage_by_default_and_writes_both_formats(site: Path, tmp
     assert len(csv) == len(parquet) == 3
     assert "partition_key" not in csv.columns and "run_id" not in parquet.columns
     assert list(csv.sop_instance_uid) == list(parquet.sop_instance_uid)
+    assert len(pd.read_csv(out / "csv" / "study.csv")) == 1
     code = cli_main(
         [
             "--config",
