@@ -89,8 +89,9 @@ manifest.json (schema_version 1)
 ``summaries.drl``
     Known answers for a DRL audit over adult CT studies: ``by_category`` and
     ``by_category_and_station`` ("<category> @ <canonical station>") with ``n_studies``,
-    ``median_dlp_mgycm`` (median of per-study DLP totals) and ``median_ctdivol_mgy`` (median over every
-    event with a CT Dose container).
+    ``median_dlp_mgycm`` (median of per-study DLP totals), ``median_ctdivol_mgy`` (median over every
+    event with a CT Dose container) and ``median_ctdivol_study_mean_mgy`` (median of each study's mean
+    sequence CTDIvol; equal to the former unless ``multiphase_fraction`` > 0).
 """
 
 from resources.corpus.generator import CorpusItem, generate_corpus, iter_corpus

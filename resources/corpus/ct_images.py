@@ -61,7 +61,7 @@ def ct_series_part(plan: StudyPlan, event: EventPlan, header_only: bool, plant_p
             else event.acquisition_protocol
         )
     else:
-        ds.SeriesDescription = f"{plan.protocol_raw} {event.slice_thickness_mm:g}mm"
+        ds.SeriesDescription = f"{event.acquisition_protocol} {event.slice_thickness_mm:g}mm"
     ds.IrradiationEventUID = event.irradiation_event_uid
     ds.BodyPartExamined = plan.body_part_written
     ds.SliceThickness = f"{event.slice_thickness_mm:g}"

@@ -109,32 +109,40 @@ def study_manifest(plan: StudyPlan) -> dict[str, Any]:
 class DrlAnswers:
     """Known answers for a DRL audit: adult CT studies per UK 2022 category, overall and per station.
 
-    ``median_dlp_mgycm`` is the median of per-study DLP totals; ``median_ctdivol_mgy`` the median of
-    per-sequence CTDIvol (every event with a CT Dose container). Whether the study has a dose SR does
-    not matter: images-only studies carry the same truth. Keeps only numbers (flat memory).
+    ``median_dlp_mgycm`` is the median of per-study DLP totals; ``median_ctdivol_mgy`` the median over
+    every sequence (event with a CT Dose container); ``median_ctdivol_study_mean_mgy`` the median of
+    each study's mean sequence CTDIvol (the two agree unless multi-phase studies are enabled). Whether
+    the study has a dose SR does not matter: images-only studies carry the same truth. Keeps only
+    numbers (flat memory).
     """
 
     def __init__(self) -> None:
-        self._groups: dict[str, tuple[list[float], list[float]]] = {}
+        self._groups: dict[str, tuple[list[float], list[float], list[float]]] = {}
 
     def add(self, study: dict[str, Any]) -> None:
         category = study["protocol"]["drl_category"]
         if study["modality"] != "CT" or category is None or not study["adult"]:
             return
         station = study["device"]["station_name_canonical"]
+        sequences = [e["ctdivol_mgy"] for e in study["dose_events"] if e["has_dose_container"]]
         for key in (category, f"{category} @ {station}"):
-            dlps, ctdivols = self._groups.setdefault(key, ([], []))
+            dlps, ctdivols, study_means = self._groups.setdefault(key, ([], [], []))
             dlps.append(study["totals"]["dlp_total_mgycm"])
-            ctdivols.extend(e["ctdivol_mgy"] for e in study["dose_events"] if e["has_dose_container"])
+            ctdivols.extend(sequences)
+            if sequences:
+                study_means.append(statistics.fmean(sequences))
 
     def summary(self) -> dict[str, Any]:
         result: dict[str, Any] = {"by_category": {}, "by_category_and_station": {}}
-        for key, (dlps, ctdivols) in sorted(self._groups.items()):
+        for key, (dlps, ctdivols, study_means) in sorted(self._groups.items()):
             target = "by_category_and_station" if " @ " in key else "by_category"
             result[target][key] = {
                 "n_studies": len(dlps),
                 "median_dlp_mgycm": round(statistics.median(dlps), 3),
                 "median_ctdivol_mgy": round(statistics.median(ctdivols), 3) if ctdivols else None,
+                "median_ctdivol_study_mean_mgy": (
+                    round(statistics.median(study_means), 3) if study_means else None
+                ),
             }
         return result
 

@@ -34,6 +34,8 @@ LOCALIZER_NAME_BY_VENDOR = {"GE": "Scout", "Siemens": "Topogram", "Philips": "Su
 RDSR_SERIES_NUMBER_BY_VENDOR = {"GE": 999, "Siemens": 501, "Philips": 1000, "Canon": 9001}
 WRONG_BODY_PARTS = ("CHEST", "HEAD", "ABDOMEN", "PELVIS", "EXTREMITY")
 ISSUER_OF_PATIENT_ID = "TESTVILLE PAS"
+# Regions whose examinations sometimes have a second (delayed) phase when multi-phase is enabled.
+MULTIPHASE_REGIONS = frozenset({"abdomen_pelvis", "chest_abdomen_pelvis"})
 
 
 @dataclass(frozen=True)
@@ -534,6 +536,23 @@ class CorpusPlanner:
         for number, template in enumerate(acquisitions, start=2):
             events.append(self._ct_event(rng, plan, template, number, clock, single, total))
             clock = events[-1].end + dt.timedelta(seconds=rng.randint(15, 90))
+        if self.spec.multiphase_fraction > 0 and plan.protocol.region in MULTIPHASE_REGIONS:
+            # A separate generator, so that corpora without multi-phase studies stay byte-identical.
+            phase_rng = rng_for(plan.seed, "multiphase", plan.index)
+            if phase_rng.random() < self.spec.multiphase_fraction:
+                delay = dt.timedelta(seconds=phase_rng.randint(40, 70))
+                events.append(
+                    self._ct_event(
+                        phase_rng,
+                        plan,
+                        acquisitions[-1],
+                        len(events) + 1,
+                        events[-1].end + delay,
+                        single,
+                        total,
+                        protocol_suffix=" DELAYED",
+                    )
+                )
         return tuple(events)
 
     def _ct_event(
@@ -545,6 +564,7 @@ class CorpusPlanner:
         start: dt.datetime,
         single: float,
         total: float,
+        protocol_suffix: str = "",
     ) -> EventPlan:
         device = plan.device.device
         band = plan.patient.age_band
@@ -577,7 +597,7 @@ class CorpusPlanner:
             number=number,
             irradiation_event_uid=derive_uid(plan.seed, "event", plan.index, number),
             kind=template.type,
-            acquisition_protocol=plan.protocol_raw,
+            acquisition_protocol=plan.protocol_raw + protocol_suffix,
             region_key=region.key,
             target_region=region.code(device.target_region_scheme),
             acquisition_type=acquisition_type,

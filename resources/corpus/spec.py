@@ -39,6 +39,9 @@ class CorpusSpec:
         Share of CT studies that belong to a patient already scanned on an earlier day.
     opt_out_fraction
         Share of patients marked as opt-out candidates in the manifest.
+    multiphase_fraction
+        Share of abdomen-pelvis and chest-abdomen-pelvis CT studies with a second, delayed spiral
+        event (off by default: with it, a study's mean CTDIvol differs from its single sequence's).
     """
 
     seed: int = 2026
@@ -55,6 +58,7 @@ class CorpusSpec:
     wrong_body_part_fraction: float = 0.15
     repeat_patient_fraction: float = 0.2
     opt_out_fraction: float = 0.05
+    multiphase_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_studies < 0:
@@ -71,6 +75,7 @@ class CorpusSpec:
             "wrong_body_part_fraction",
             "repeat_patient_fraction",
             "opt_out_fraction",
+            "multiphase_fraction",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

@@ -373,6 +373,8 @@ def test_drl_summary_is_the_median_of_adult_studies(corpus: Corpus) -> None:
         middle = len(dlps) // 2
         median = dlps[middle] if len(dlps) % 2 else (dlps[middle - 1] + dlps[middle]) / 2
         assert entry["median_dlp_mgycm"] == pytest.approx(median, abs=0.001)
+        # One diagnostic sequence per study unless multi-phase is enabled: both CTDIvol medians agree.
+        assert entry["median_ctdivol_study_mean_mgy"] == entry["median_ctdivol_mgy"]
 
 
 # -- planted PHI -------------------------------------------------------------------------------
@@ -516,3 +518,33 @@ def test_spec_rejects_nonsense() -> None:
         CorpusSpec(rdsr_fraction=1.5)
     with pytest.raises(ValueError, match="days"):
         CorpusSpec(days=0)
+
+
+def test_multiphase_studies_add_a_consistent_delayed_event(tmp_path: Path) -> None:
+    spec = dataclasses.replace(
+        SPEC, n_studies=16, mg_fraction=0.0, rdsr_fraction=1.0, multiphase_fraction=1.0
+    )
+    manifest = generate_corpus(tmp_path, spec)
+    multiphase = [
+        s
+        for s in manifest.studies
+        if s["true_body_region"] in {"abdomen_pelvis", "chest_abdomen_pelvis"}
+        and s["protocol"]["canonical_exam"] is not None
+    ]
+    assert multiphase
+    for study in multiphase:
+        events = [e for e in study["dose_events"] if e["has_dose_container"]]
+        assert len(events) == 2 and events[1]["acquisition_protocol"].endswith("DELAYED")
+        assert events[1]["start"] > events[0]["end"]
+        report = pydicom.dcmread(next((tmp_path / study["folder"]).glob(f"*_rdsr/{study['rdsr_count']}.dcm")))
+        uids = [str(child(a, "113769").UID) for a in children(report, "113819")]
+        assert uids == [e["irradiation_event_uid"] for e in study["dose_events"]]
+        delayed = next(
+            s for s in study["series"] if s.get("irradiation_event_uid") == events[1]["irradiation_event_uid"]
+        )
+        image = pydicom.dcmread(
+            tmp_path / study["folder"] / f"{delayed['series_number']:04d}_image" / "1.dcm"
+        )
+        assert float(image.CTDIvol) == events[1]["ctdivol_mgy"]
+    answers = manifest.summaries["drl"]["by_category"]
+    assert any(a["median_ctdivol_study_mean_mgy"] != a["median_ctdivol_mgy"] for a in answers.values())
