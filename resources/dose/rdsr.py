@@ -42,29 +42,30 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import BaseTag
 
-from resources.dose import codes
+from resources.dose import codes, sr_items
 from resources.dose.codes import AcquisitionType, Code, Phantom
 from resources.dose.errors import NotADoseReportError, UnreadableFileError
+from resources.dose.sr_items import Item, sequence_of
 
 logger = logging.getLogger(__name__)
 
 # Tags read as raw elements (decoding ourselves is faster than pydicom's value conversion and lets an
 # invalid DS survive as text).
-_VALUE_TYPE = BaseTag(0x0040A040)
-_CONCEPT_NAME = BaseTag(0x0040A043)
-_CONCEPT_CODE = BaseTag(0x0040A168)
-_CODE_VALUE = BaseTag(0x00080100)
-_SCHEME = BaseTag(0x00080102)
-_MEANING = BaseTag(0x00080104)
-_LONG_CODE_VALUE = BaseTag(0x00080119)
-_URN_CODE_VALUE = BaseTag(0x00080120)
-_TEXT_VALUE = BaseTag(0x0040A160)
-_UID_VALUE = BaseTag(0x0040A124)
-_DATETIME_VALUE = BaseTag(0x0040A120)
-_MEASURED_VALUE = BaseTag(0x0040A300)
-_NUMERIC_VALUE = BaseTag(0x0040A30A)
-_UNITS = BaseTag(0x004008EA)
-_CONTENT_SEQUENCE = BaseTag(0x0040A730)
+_VALUE_TYPE = sr_items.VALUE_TYPE
+_CONCEPT_NAME = sr_items.CONCEPT_NAME
+_CONCEPT_CODE = sr_items.CONCEPT_CODE
+_CODE_VALUE = sr_items.CODE_VALUE
+_SCHEME = sr_items.SCHEME
+_MEANING = sr_items.MEANING
+_LONG_CODE_VALUE = sr_items.LONG_CODE_VALUE
+_URN_CODE_VALUE = sr_items.URN_CODE_VALUE
+_TEXT_VALUE = sr_items.TEXT_VALUE
+_UID_VALUE = sr_items.UID_VALUE
+_DATETIME_VALUE = sr_items.DATETIME_VALUE
+_MEASURED_VALUE = sr_items.MEASURED_VALUE
+_NUMERIC_VALUE = sr_items.NUMERIC_VALUE
+_UNITS = sr_items.UNITS
+_CONTENT_SEQUENCE = sr_items.CONTENT_SEQUENCE
 _SPECIFIC_CHARSET = BaseTag(0x00080005)
 
 _LATIN1_CHARSETS = {"", "ISO_IR 100", "ISO 2022 IR 100", "ISO_IR 6"}
@@ -241,16 +242,13 @@ class _Decoder:
         return data.decode(self.codec, errors="replace")
 
 
-def _raw(item: Dataset, tag: BaseTag) -> Any:
+def _raw(item: Item, tag: int) -> Any:
     """The raw value of a non-sequence element, or None."""
-    if tag not in item:
-        return None
-    element = item.get_item(tag)
-    return None if element is None else element.value
+    return item.get(tag)
 
 
-def _ascii(item: Dataset, tag: BaseTag) -> str | None:
-    value = _raw(item, tag)
+def _ascii(item: Item, tag: int) -> str | None:
+    value = item.get(tag)
     if value is None:
         return None
     if isinstance(value, bytes | bytearray):
@@ -259,14 +257,55 @@ def _ascii(item: Dataset, tag: BaseTag) -> str | None:
     return text or None
 
 
-def _sequence(item: Dataset, tag: BaseTag) -> list[Dataset]:
-    if tag not in item:
-        return []
-    value = item[tag].value
-    return list(value) if value else []
+def _sequence(item: Item, tag: int) -> list[Item]:
+    value = item.get(tag)
+    return value if isinstance(value, list) else []
 
 
-def _code_of(code_item: Dataset) -> Code | None:
+def _header(ds: Dataset, tag: int) -> Any:
+    """A top-level attribute's raw value (bytes until pydicom converts it), or None."""
+    if tag not in ds:
+        return None
+    element = ds.get_item(tag)
+    return None if element is None else element.value
+
+
+def _header_ascii(ds: Dataset, tag: int) -> str | None:
+    value = _header(ds, tag)
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("latin-1")
+    text = str(value).strip(" \x00")
+    return text or None
+
+
+_CODE_CACHE: dict[tuple[Any, Any, Any, Any], Code | None] = {}
+_CODE_CACHE_LIMIT = 50_000
+
+
+def _code_of(code_item: Item) -> Code | None:
+    # Coded concepts repeat across every report: decode each spelling once.
+    key = (
+        code_item.get(_CODE_VALUE),
+        code_item.get(_LONG_CODE_VALUE),
+        code_item.get(_URN_CODE_VALUE),
+        code_item.get(_SCHEME),
+    )
+    try:
+        return _CODE_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable value from an unusual in-memory dataset
+        return _decode_code(code_item)
+    code = _decode_code(code_item)
+    if len(_CODE_CACHE) >= _CODE_CACHE_LIMIT:
+        _CODE_CACHE.clear()
+    _CODE_CACHE[key] = code
+    return code
+
+
+def _decode_code(code_item: Item) -> Code | None:
     value = (
         _ascii(code_item, _CODE_VALUE)
         or _ascii(code_item, _LONG_CODE_VALUE)
@@ -278,12 +317,12 @@ def _code_of(code_item: Dataset) -> Code | None:
     return Code(value, (scheme or "").upper())
 
 
-def _first_code(item: Dataset, tag: BaseTag) -> Code | None:
+def _first_code(item: Item, tag: int) -> Code | None:
     seq = _sequence(item, tag)
     return _code_of(seq[0]) if seq else None
 
 
-def _meaning(item: Dataset, tag: BaseTag, decoder: _Decoder) -> str | None:
+def _meaning(item: Item, tag: int, decoder: _Decoder) -> str | None:
     seq = _sequence(item, tag)
     if not seq:
         return None
@@ -295,12 +334,29 @@ def _meaning(item: Dataset, tag: BaseTag, decoder: _Decoder) -> str | None:
 class _Node:
     value_type: str
     concept: Code | None
-    item: Dataset
+    item: Item
 
 
-def _children(item: Dataset) -> Iterator[_Node]:
+_VALUE_TYPES: dict[Any, str] = {}
+
+
+def _value_type(item: Item) -> str:
+    raw = item.get(_VALUE_TYPE)
+    try:
+        return _VALUE_TYPES[raw]
+    except KeyError:
+        text = _ascii(item, _VALUE_TYPE) or ""
+        if len(_VALUE_TYPES) < 256:
+            _VALUE_TYPES[raw] = text
+        return text
+    except TypeError:
+        return _ascii(item, _VALUE_TYPE) or ""
+
+
+def _children(item: Item) -> Iterator[_Node]:
     for child in _sequence(item, _CONTENT_SEQUENCE):
-        yield _Node(_ascii(child, _VALUE_TYPE) or "", _first_code(child, _CONCEPT_NAME), child)
+        names = child.get(_CONCEPT_NAME)
+        yield _Node(_value_type(child), _code_of(names[0]) if names else None, child)
 
 
 @dataclass(slots=True)
@@ -388,17 +444,28 @@ def classify_document(ds: Dataset) -> tuple[str, str | None]:
         ``comprehensive_sr`` (CT dose reports) and ``not_sr``, ``radiopharmaceutical_dose_sr``,
         ``projection_xray_dose_sr``, ``mammography_dose_sr``, ``sr_without_dose_template``.
     """
-    sop_class = _ascii(ds, BaseTag(0x00080016)) or ""
+    return _classify(_header_ascii(ds, 0x00080016) or "", _root_item(ds))
+
+
+def _root_item(ds: Dataset) -> Item:
+    """The document's root concept and content tree as items (the content tree parsed once, here)."""
+    return {
+        _CONCEPT_NAME: sequence_of(ds, _CONCEPT_NAME),
+        _CONTENT_SEQUENCE: sequence_of(ds, _CONTENT_SEQUENCE),
+    }
+
+
+def _classify(sop_class: str, root_item: Item) -> tuple[str, str | None]:
     if sop_class == codes.RADIOPHARMACEUTICAL_DOSE_SR:
         return "radiopharmaceutical_dose_sr", "radiopharmaceutical dose SR (TID 10021), not CT"
     if sop_class not in codes.DOSE_CAPABLE_SOP_CLASSES:
         return "not_sr", f"SOP class {sop_class or 'missing'} cannot carry TID 10011"
-    root = _first_code(ds, _CONCEPT_NAME)
+    root = _first_code(root_item, _CONCEPT_NAME)
     if root != codes.XRAY_RADIATION_DOSE_REPORT:
         return "sr_without_dose_template", f"root concept {root} is not X-Ray Radiation Dose Report (113701)"
     has_ct_event = False
     procedure: Code | None = None
-    for node in _children(ds):
+    for node in _children(root_item):
         if node.concept == codes.PROCEDURE_REPORTED:
             procedure = _first_code(node.item, _CONCEPT_CODE)
         elif node.concept == codes.CT_ACQUISITION or node.concept == codes.CT_ACCUMULATED_DOSE_DATA:
@@ -688,7 +755,8 @@ def read_dataset(ds: Dataset, source: str = "<dataset>") -> CtDoseReport:
     NotADoseReportError
         When the dataset is not a CT radiation dose report.
     """
-    document_type, reason = classify_document(ds)
+    root_item = _root_item(ds)
+    document_type, reason = _classify(_header_ascii(ds, 0x00080016) or "", root_item)
     if reason is not None:
         raise NotADoseReportError(source, document_type, reason)
     charset_value = ds.get_item(_SPECIFIC_CHARSET).value if _SPECIFIC_CHARSET in ds else ""
@@ -702,7 +770,7 @@ def read_dataset(ds: Dataset, source: str = "<dataset>") -> CtDoseReport:
     accumulated_invalid: list[str] = []
     events: list[CtIrradiationEvent] = []
     start = end = None
-    for node in _children(ds):
+    for node in _children(root_item):
         concept = node.concept
         if concept == codes.CT_ACQUISITION:
             events.append(_read_event(node, decoder))
@@ -736,7 +804,7 @@ def read_dataset(ds: Dataset, source: str = "<dataset>") -> CtDoseReport:
                 observer[concept] = decoder.text(raw) if raw is not None else None
 
     def header_text(tag: int) -> str | None:
-        raw = _raw(ds, BaseTag(tag))
+        raw = _header(ds, tag)
         return decoder.text(raw) or None if raw is not None else None
 
     weight_text = header_text(0x00101030)
@@ -751,14 +819,14 @@ def read_dataset(ds: Dataset, source: str = "<dataset>") -> CtDoseReport:
     return CtDoseReport(
         source=source,
         document_type=document_type,
-        sop_class_uid=_ascii(ds, BaseTag(0x00080016)) or "",
-        sop_instance_uid=_ascii(ds, BaseTag(0x00080018)) or "",
-        study_instance_uid=_ascii(ds, BaseTag(0x0020000D)) or "",
-        series_instance_uid=_ascii(ds, BaseTag(0x0020000E)) or "",
-        study_date=_parse_date(_ascii(ds, BaseTag(0x00080020))),
+        sop_class_uid=_header_ascii(ds, 0x00080016) or "",
+        sop_instance_uid=_header_ascii(ds, 0x00080018) or "",
+        study_instance_uid=_header_ascii(ds, 0x0020000D) or "",
+        series_instance_uid=_header_ascii(ds, 0x0020000E) or "",
+        study_date=_parse_date(_header_ascii(ds, 0x00080020)),
         patient_id=header_text(0x00100020),
-        patient_age=_ascii(ds, BaseTag(0x00101010)),
-        patient_sex=_ascii(ds, BaseTag(0x00100040)),
+        patient_age=_header_ascii(ds, 0x00101010),
+        patient_sex=_header_ascii(ds, 0x00100040),
         patient_weight_kg=weight,
         manufacturer=header_text(0x00080070),
         model_name=header_text(0x00081090),

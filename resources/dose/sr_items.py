@@ -1,0 +1,197 @@
+"""A lean view of an SR content tree: each item a ``dict`` of tag -> raw value or list of items.
+
+pydicom builds a full ``Dataset`` for every sequence item it touches, which for a dose SR (hundreds of
+small items) costs many times the file read itself. The content tree is read here straight from the raw
+bytes pydicom leaves unparsed after ``dcmread``: little-endian explicit or implicit VR, defined or
+undefined lengths. Only the attributes the dose reader uses are kept (as bytes); other elements are
+skipped by their length. Anything else (big endian, deflated, datasets built in memory) goes through
+:func:`item_from_dataset`, which walks an ordinary pydicom ``Dataset``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+
+Item = dict[int, Any]
+
+VALUE_TYPE = 0x0040A040
+CONCEPT_NAME = 0x0040A043
+CONCEPT_CODE = 0x0040A168
+CODE_VALUE = 0x00080100
+SCHEME = 0x00080102
+MEANING = 0x00080104
+LONG_CODE_VALUE = 0x00080119
+URN_CODE_VALUE = 0x00080120
+TEXT_VALUE = 0x0040A160
+UID_VALUE = 0x0040A124
+DATETIME_VALUE = 0x0040A120
+MEASURED_VALUE = 0x0040A300
+NUMERIC_VALUE = 0x0040A30A
+UNITS = 0x004008EA
+CONTENT_SEQUENCE = 0x0040A730
+
+WANTED_VALUES = frozenset(
+    {
+        VALUE_TYPE,
+        CODE_VALUE,
+        SCHEME,
+        MEANING,
+        LONG_CODE_VALUE,
+        URN_CODE_VALUE,
+        TEXT_VALUE,
+        UID_VALUE,
+        DATETIME_VALUE,
+        NUMERIC_VALUE,
+    }
+)
+WANTED_SEQUENCES = frozenset({CONCEPT_NAME, CONCEPT_CODE, MEASURED_VALUE, UNITS, CONTENT_SEQUENCE})
+
+_UNDEFINED = 0xFFFFFFFF
+_ITEM_END = 0xFFFEE00D
+_LONG_VRS = frozenset(
+    {b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN", b"UC", b"UR", b"OD", b"OL", b"OV", b"SV", b"UV"}
+)
+_HEADER_LONG = struct.Struct("<HHI").unpack_from
+_HEADER_EXPLICIT = struct.Struct("<HH2sH").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_implicit_sq_cache: dict[int, bool] = {}
+
+
+class ContentTreeFormatError(ValueError):
+    """The raw bytes of a sequence are not a well-formed DICOM sequence."""
+
+
+def _is_sequence_tag(tag: int) -> bool:
+    known = _implicit_sq_cache.get(tag)
+    if known is None:
+        try:
+            known = dictionary_VR(tag) == "SQ"
+        except KeyError:
+            known = False
+        _implicit_sq_cache[tag] = known
+    return known
+
+
+def parse_sequence(buf: bytes, start: int, end: int | None, implicit: bool) -> tuple[list[Item], int]:
+    """The items of a sequence value starting at ``start`` (``end`` None: undefined length).
+
+    Raises
+    ------
+    ContentTreeFormatError
+        When the bytes do not hold sequence items.
+    """
+    items: list[Item] = []
+    pos = start
+    limit = len(buf) if end is None else end
+    while pos + 8 <= limit:
+        group, element, length = _HEADER_LONG(buf, pos)
+        pos += 8
+        if group == 0xFFFE and element == 0xE0DD:  # sequence delimiter
+            return items, pos
+        if group != 0xFFFE or element != 0xE000:
+            raise ContentTreeFormatError(
+                f"expected a sequence item at byte {pos - 8}, found ({group:04X},{element:04X})"
+            )
+        if length == _UNDEFINED:
+            item, pos = parse_item(buf, pos, None, implicit)
+        else:
+            item = parse_item(buf, pos, pos + length, implicit)[0]
+            pos += length
+        items.append(item)
+    if end is None:
+        raise ContentTreeFormatError("sequence of undefined length has no delimiter")
+    return items, pos
+
+
+def parse_item(buf: bytes, start: int, end: int | None, implicit: bool) -> tuple[Item, int]:
+    """One item's wanted elements (``end`` None: undefined length, ends at the item delimiter).
+
+    Raises
+    ------
+    ContentTreeFormatError
+        When an element runs past the end of the data.
+    """
+    item: Item = {}
+    pos = start
+    size = len(buf)
+    limit = size if end is None else end
+    wanted_values = WANTED_VALUES
+    wanted_sequences = WANTED_SEQUENCES
+    long_vrs = _LONG_VRS
+    while pos + 8 <= limit:
+        if implicit:
+            group, element, length = _HEADER_LONG(buf, pos)
+            tag = group << 16 | element
+            if tag == _ITEM_END:
+                return item, pos + 8
+            pos += 8
+            is_sequence = length == _UNDEFINED or _is_sequence_tag(tag)
+        else:
+            group, element, vr, length = _HEADER_EXPLICIT(buf, pos)
+            tag = group << 16 | element
+            if tag == _ITEM_END:
+                return item, pos + 8
+            if vr in long_vrs:
+                length = _U32(buf, pos + 8)[0]
+                pos += 12
+                is_sequence = vr == b"SQ" or (vr == b"UN" and length == _UNDEFINED)
+            else:
+                pos += 8
+                is_sequence = False
+        if is_sequence:
+            if length == _UNDEFINED:
+                value, pos = parse_sequence(buf, pos, None, implicit)
+                if tag in wanted_sequences:
+                    item[tag] = value
+                continue
+            if tag in wanted_sequences:
+                item[tag] = parse_sequence(buf, pos, pos + length, implicit)[0]
+            pos += length
+            continue
+        if tag in wanted_values:
+            if length == _UNDEFINED or pos + length > size:
+                raise ContentTreeFormatError(f"element ({group:04X},{element:04X}) runs past the data")
+            item[tag] = buf[pos : pos + length]
+        elif length == _UNDEFINED:
+            raise ContentTreeFormatError(f"element ({group:04X},{element:04X}) has an undefined length")
+        pos += length
+    if end is None:
+        raise ContentTreeFormatError("item of undefined length has no delimiter")
+    return item, pos
+
+
+def _value_of(value: Any) -> Any:
+    if isinstance(value, list | tuple) and not isinstance(value, str | bytes):
+        return "\\".join(str(v) for v in value)
+    return value
+
+
+def item_from_dataset(ds: Dataset) -> Item:
+    """The slow path: an ordinary (already parsed, or in-memory) dataset as an item."""
+    item: Item = {}
+    for tag in list(ds.keys()):
+        tag_int = int(tag)
+        if tag_int in WANTED_SEQUENCES:
+            item[tag_int] = [item_from_dataset(child) for child in (ds[tag].value or [])]
+        elif tag_int in WANTED_VALUES:
+            element = ds.get_item(tag)
+            item[tag_int] = _value_of(element.value if element is not None else None)
+    return item
+
+
+def sequence_of(ds: Dataset, tag: int) -> list[Item]:
+    """A top-level sequence of a dataset as items, from its raw bytes when pydicom has not parsed it."""
+    if tag not in ds:
+        return []
+    element = ds.get_item(tag)
+    if isinstance(element, RawDataElement) and isinstance(element.value, bytes) and element.is_little_endian:
+        try:
+            return parse_sequence(element.value, 0, len(element.value), element.is_implicit_VR)[0]
+        except (ContentTreeFormatError, struct.error):
+            pass  # let pydicom try (it may know better, or raise a clear error)
+    return [item_from_dataset(child) for child in (ds[tag].value or [])]
