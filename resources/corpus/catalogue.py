@@ -102,6 +102,13 @@ class Catalogue:
 
 
 def _read(name: str) -> dict[str, Any]:
+    """One YAML data file beside this module.
+
+    Raises
+    ------
+    ValueError
+        If the file does not hold a mapping.
+    """
     with open(DATA_DIR / name, encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     if not isinstance(data, dict):
@@ -162,21 +169,18 @@ def load_catalogue() -> Catalogue:
     devices = _read("devices.yaml")
     protocols = _read("protocols.yaml")
     people = _read("people.yaml")
+    # Scheme keys are upper case in the catalogue, as DICOM writes them (SCT, SRT).
     regions = {
         key: Region(
             key=key,
             body_part=value["body_part"],
             codes={
-                scheme: (value[scheme][0], value[scheme][1]) for scheme in ("sct", "srt") if scheme in value
-            }
-            | {},
+                scheme.upper(): (value[scheme][0], value[scheme][1])
+                for scheme in ("sct", "srt")
+                if scheme in value
+            },
         )
         for key, value in protocols["regions"].items()
-    }
-    # Scheme keys are stored upper-case, as DICOM writes them.
-    regions = {
-        key: Region(key=r.key, body_part=r.body_part, codes={k.upper(): v for k, v in r.codes.items()})
-        for key, r in regions.items()
     }
     return Catalogue(
         institutions={

@@ -79,10 +79,6 @@ def study_part(plan: StudyPlan, plant_phi: bool) -> tuple[DraftDataset, list[Pla
     return ds, planted
 
 
-def sop_common(ds: DraftDataset, sop_class_uid: str) -> None:
-    ds.SOPClassUID = sop_class_uid
-
-
 def code_item(value: str, scheme: str, meaning: str) -> DraftDataset:
     item = DraftDataset()
     item.CodeValue = value

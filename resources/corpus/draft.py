@@ -98,7 +98,13 @@ class DraftDataset:
         self._elements[tag] = (vr, value)
 
     def private_block(self, group: int, creator: str) -> PrivateBlockDraft:
-        """The block reserved by ``creator`` in ``group`` (reserved now if new)."""
+        """The block reserved by ``creator`` in ``group`` (reserved now if new).
+
+        Raises
+        ------
+        DraftError
+            If every block of the group is taken.
+        """
         for slot in range(0x10, 0x100):
             tag = (group << 16) | slot
             if tag not in self._elements:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from random import Random
+from typing import Any
 
 from resources.corpus.catalogue import AcquisitionTemplate, Catalogue, Device, Protocol, load_catalogue
 from resources.corpus.seeding import derive_uid, rng_for, spread_flag, stable_int
@@ -649,7 +650,5 @@ class CorpusPlanner:
         return tuple(views)
 
 
-def _with(plan: StudyPlan, **changes: object) -> StudyPlan:
-    from dataclasses import replace
-
-    return replace(plan, **changes)  # type: ignore[arg-type]
+def _with(plan: StudyPlan, **changes: Any) -> StudyPlan:
+    return replace(plan, **changes)

@@ -61,6 +61,13 @@ class CorpusSpec:
     multiphase_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        """Check the knobs.
+
+        Raises
+        ------
+        ValueError
+            If a count is out of range or a fraction is outside [0, 1].
+        """
         if self.n_studies < 0:
             raise ValueError("n_studies must be >= 0")
         if self.days < 1:
