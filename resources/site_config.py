@@ -198,6 +198,11 @@ class DeidentificationSettings(_Section):
 class WarehouseSettings(_Section):
     # None = SQLite file in the folders' root. The environment variable overrides this.
     url: str | None = None
+    # Quality flag thresholds of the curation stage (values beyond them are flagged, never dropped).
+    ctdivol_ceiling_mgy: float = Field(default=200.0, gt=0)
+    max_age_years: float = Field(default=120.0, gt=0)
+    compression_force_max_n: float = Field(default=300.0, gt=0)
+    future_date_tolerance_days: int = Field(default=0, ge=0)
 
 
 class DoseSettings(_Section):

@@ -28,12 +28,13 @@ DEID_SUMMARY_FILE = "_deid_summary.json"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The site's warehouse (URL from the site config or ``$DICOM_LAKE_WAREHOUSE_URL``)."""
+    """The site's warehouse (URL from the site config or ``$DICOM_LAKE_WAREHOUSE_URL``).
+
+    Quality thresholds come from the site file's ``warehouse`` section (``ctdivol_ceiling_mgy``,
+    ``max_age_years``, ``compression_force_max_n``, ``future_date_tolerance_days``).
+    """
 
     site: SiteConfigResource
-    ctdivol_ceiling_mgy: float = 200.0
-    max_age_years: float = 120.0
-    compression_force_max_n: float = 300.0
 
     def warehouse(self) -> Warehouse:
         """The warehouse, migrated to the latest schema revision."""
@@ -58,9 +59,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
         curator = PartitionCurator(
             rules=QualityRules(
-                ctdivol_ceiling_mgy=self.ctdivol_ceiling_mgy,
-                max_age_years=self.max_age_years,
-                compression_force_max_n=self.compression_force_max_n,
+                ctdivol_ceiling_mgy=config.warehouse.ctdivol_ceiling_mgy,
+                max_age_years=config.warehouse.max_age_years,
+                compression_force_max_n=config.warehouse.compression_force_max_n,
+                future_tolerance_days=config.warehouse.future_date_tolerance_days,
             ),
             on_unreadable=quarantine_unreadable,
         )

@@ -23,6 +23,7 @@ from resources.warehouse.lineage import Lineage
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 2000
+SQLITE_BUSY_TIMEOUT_S = 600
 MIGRATIONS_FOLDER = Path(__file__).resolve().parent / "migrations"
 
 
@@ -31,7 +32,8 @@ def make_engine(url: str, *, schema: str | None = None) -> sa.Engine:
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        # A partition is replaced in one write transaction; concurrent partition runs wait for it.
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_con: Any, _record: Any) -> None:

@@ -27,7 +27,7 @@ PARTITION = "2026-11-10"
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("DICOM_LAKE_WAREHOUSE_URL", raising=False)
     config = tmp_path / "dicom-lake.yaml"
-    config.write_text(yaml.safe_dump({"folders": {"root": "var"}}))
+    config.write_text(yaml.safe_dump({"folders": {"root": "var"}, "warehouse": {"ctdivol_ceiling_mgy": 6.0}}))
     return config
 
 
@@ -60,7 +60,9 @@ def test_asset_writes_rows_with_lineage_and_checks_pass(site: Path) -> None:
     assert materialization.metadata["dagster/row_count"].value == 5
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["curated_partition_not_empty"].passed
-    assert checks["curated_quality_flags"].passed
+    assert checks["curated_quality_flags"].passed  # warnings only: no error-severity flag
+    flags = checks["curated_quality_flags"].metadata["flag_counts"].value
+    assert flags == {"warning": {"ctdivol_above_ceiling": 5}}  # 6.5 mGy against the site's 6.0 ceiling
     warehouse_file = site.parent / "var" / "warehouse.sqlite"
     frame = pd.read_sql("SELECT * FROM instance", f"sqlite:///{warehouse_file}")
     assert set(frame.partition_key) == {PARTITION}
