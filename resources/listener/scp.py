@@ -308,9 +308,9 @@ class StorageListener:
             os.getpid(),
         )
         log.info(
-            "listener durability: each instance fsynced and renamed into the spool (fsync %s), "
-            "receipt recorded in the spool index before the success status",
-            "on" if self.spool.fsync else "OFF",
+            "listener durability: each instance written to a temporary file%s and renamed into the spool, "
+            "its receipt committed to the spool index, before the success status",
+            ", fsynced (with its folder)," if self.spool.fsync else " (no fsync: listener.fsync is false)",
         )
         if self.status_file is not None:
             self._write_status()

@@ -13,6 +13,7 @@ import multiprocessing
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -166,8 +167,13 @@ def run_listener(plan: ListenerPlan, *, workers: int = 1, stop: threading.Event 
         for process in processes:
             if process.is_alive():
                 process.terminate()
+        deadline = time.monotonic() + 30
         for process in processes:
-            process.join(timeout=30)
+            process.join(timeout=max(0.1, deadline - time.monotonic()))
+            if process.is_alive():
+                log.error("listener worker %s did not stop in 30 s; killing it", process.pid)
+                process.kill()
+                process.join(timeout=5)
         reserved.close()
     failed = [p.exitcode for p in processes if p.exitcode not in (0, -signal.SIGTERM)]
     return 1 if failed else 0
