@@ -62,6 +62,11 @@ def test_asset_writes_rows_with_lineage_and_checks_pass(site: Path) -> None:
     assert checks["curated_partition_not_empty"].passed
     assert checks["curated_quality_flags"].passed  # warnings only: no error-severity flag
     flags = checks["curated_quality_flags"].metadata["flag_counts"].value
+    completeness = checks["curated_field_completeness"]
+    assert completeness.passed
+    assert completeness.metadata["field_completeness"].value["ct_acquisition.ctdivol_mgy"] == 1.0
+    assert completeness.metadata["field_completeness"].value["mg_exposure.organ_dose_mgy"] is None
+    assert completeness.metadata["device_completeness"].value == {"CT2": {"ct_ctdivol": 1.0}}
     assert flags == {"warning": {"ctdivol_above_ceiling": 5}}  # 6.5 mGy against the site's 6.0 ceiling
     warehouse_file = site.parent / "var" / "warehouse.sqlite"
     frame = pd.read_sql("SELECT * FROM instance", f"sqlite:///{warehouse_file}")
@@ -153,3 +158,19 @@ def test_export_of_an_unknown_table_is_a_clear_error(site: Path, capsys: pytest.
     )
     assert code == 2
     assert "unknown table(s): nope" in capsys.readouterr().err
+
+
+def test_completeness_check_warns_when_ctdivol_is_mostly_missing(site: Path) -> None:
+    folder = site.parent / "var" / "research" / PARTITION
+    for i in range(4):
+        ctdivol = 7.0 if i == 0 else None
+        write(make_dataset("CT", StudyInstanceUID="2.25.5", InstanceNumber=i, CTDIvol=ctdivol), folder)
+    result = _run(site)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    completeness = checks["curated_field_completeness"]
+    assert not completeness.passed and completeness.severity == dg.AssetCheckSeverity.WARN
+    assert completeness.metadata["field_completeness"].value["ct_acquisition.ctdivol_mgy"] == 0.25
+    assert (
+        checks["curated_quality_flags"].metadata["flag_counts"].value["warning"]["missing_required_tag"] == 3
+    )
+    assert checks["curated_partition_not_empty"].passed  # incomplete dose fields do not block
