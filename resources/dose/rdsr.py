@@ -224,6 +224,12 @@ class _Decoder:
 
     def text(self, raw: Any) -> str:
         if isinstance(raw, str):
+            if self.may_lie and not raw.isascii():
+                # Already decoded (by pydicom) with the declared latin-1: undo it to see the bytes.
+                try:
+                    return self.text(raw.encode("latin-1"))
+                except UnicodeEncodeError:
+                    return raw.strip(" \x00")
             return raw.strip(" \x00")
         if not isinstance(raw, bytes | bytearray):
             return str(raw).strip()
@@ -405,9 +411,19 @@ def _parse_datetime(text: str | None) -> dt.datetime | None:
         core, frac = core.split(".", 1)
         digits = "".join(ch for ch in frac if ch.isdigit())[:6]
         fraction = int(digits.ljust(6, "0")) if digits else 0
-    core = core.ljust(14, "0") if len(core) >= 8 else core
-    try:
-        return dt.datetime.strptime(core[:14], "%Y%m%d%H%M%S").replace(microsecond=fraction)
+    if len(core) < 8 or not core[:14].isdigit():
+        return None
+    core = core.ljust(14, "0")
+    try:  # int slicing: strptime costs more than the rest of an event together
+        return dt.datetime(
+            int(core[0:4]),
+            int(core[4:6]),
+            int(core[6:8]),
+            int(core[8:10]),
+            int(core[10:12]),
+            min(int(core[12:14]), 59),
+            fraction,
+        )
     except ValueError:
         return None
 

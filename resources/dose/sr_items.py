@@ -60,6 +60,11 @@ _HEADER_LONG = struct.Struct("<HHI").unpack_from
 _HEADER_EXPLICIT = struct.Struct("<HH2sH").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _implicit_sq_cache: dict[int, bool] = {}
+_CODE_SEQUENCES = frozenset({CONCEPT_NAME, CONCEPT_CODE, UNITS})
+_SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_EXPLICIT_CODE_CACHE: dict[bytes, list[Item]] = {}
+_IMPLICIT_CODE_CACHE: dict[bytes, list[Item]] = {}
+_CODE_CACHE_LIMIT = 20_000
 
 
 class ContentTreeFormatError(ValueError):
@@ -144,6 +149,10 @@ def parse_item(buf: bytes, start: int, end: int | None, implicit: bool) -> tuple
                 pos += 8
                 is_sequence = False
         if is_sequence:
+            if tag in _CODE_SEQUENCES:
+                value, pos = _code_sequence(buf, pos, length, implicit)
+                item[tag] = value
+                continue
             if length == _UNDEFINED:
                 value, pos = parse_sequence(buf, pos, None, implicit)
                 if tag in wanted_sequences:
@@ -163,6 +172,34 @@ def parse_item(buf: bytes, start: int, end: int | None, implicit: bool) -> tuple
     if end is None:
         raise ContentTreeFormatError("item of undefined length has no delimiter")
     return item, pos
+
+
+def _code_sequence(buf: bytes, pos: int, length: int, implicit: bool) -> tuple[list[Item], int]:
+    """A code sequence, from a cache keyed by its exact bytes: the same concepts recur in every report.
+
+    Identical bytes parse identically, so a hit is only ever a sequence parsed (and checked) before.
+    The parsed items are shared between reports and must not be modified.
+    """
+    cache = _IMPLICIT_CODE_CACHE if implicit else _EXPLICIT_CODE_CACHE
+    if length == _UNDEFINED:
+        # Code items hold no nested sequences: the first sequence delimiter ends this sequence.
+        stop = buf.find(_SEQUENCE_DELIMITER, pos)
+        key = buf[pos:stop] if stop >= 0 else None
+        if key is not None:
+            hit = cache.get(key)
+            if hit is not None:
+                return hit, stop + 8
+        value, end = parse_sequence(buf, pos, None, implicit)
+        if key is not None and end == stop + 8 and len(cache) < _CODE_CACHE_LIMIT:
+            cache[key] = value
+        return value, end
+    key = buf[pos : pos + length]
+    hit = cache.get(key)
+    if hit is None:
+        hit = parse_sequence(buf, pos, pos + length, implicit)[0]
+        if len(cache) < _CODE_CACHE_LIMIT:
+            cache[key] = hit
+    return hit, pos + length
 
 
 def _value_of(value: Any) -> Any:

@@ -35,8 +35,11 @@ def test_one_json_object_per_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert bad["ctdivol_mgy"] is None and bad["invalid_values"] == {"ctdivol": "10.50/ 15.00"}
     assert "invalid_number:ctdivol" in bad["flags"]
     assert first["events"][1]["target_region"] == {"value": "43799004", "scheme": "SCT", "meaning": "Chest"}
-    assert second == {"file": str(image), "document_type": "not_sr",
-                      "reason": "SOP class 1.2.840.10008.5.1.4.1.1.2 cannot carry TID 10011"}
+    assert second == {
+        "file": str(image),
+        "document_type": "not_sr",
+        "reason": "SOP class 1.2.840.10008.5.1.4.1.1.2 cannot carry TID 10011",
+    }
     for secret in ("SECRET-ID-77", "Doe", "Jane"):
         assert secret not in out
 
