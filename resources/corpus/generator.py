@@ -5,6 +5,7 @@ See the package docstring for the manifest schema.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from resources.corpus.ct_images import ct_instance_part, ct_series_part
@@ -160,7 +162,8 @@ def study_recipes(plan: StudyPlan, spec: CorpusSpec, *, share_parts: bool) -> It
 
 
 def assemble(recipe: InstanceRecipe) -> Dataset:
-    """The recipe's parts merged into one dataset with File Meta."""
+    """The recipe's parts merged into one pydicom dataset with File Meta (the reference the fast
+    encoder is checked against: ``dcmwrite`` of it gives the same bytes)."""
     ds = Dataset()
     for part in recipe.parts:
         ds.update(part.to_dataset())
@@ -169,8 +172,39 @@ def assemble(recipe: InstanceRecipe) -> Dataset:
     return ds
 
 
+@dataclass(frozen=True)
+class EncodedInstance:
+    """One instance as Part 10 bytes, with its study's plan and its recipe."""
+
+    plan: StudyPlan
+    recipe: InstanceRecipe
+    data: bytes
+
+
+def encoded_instances(spec: CorpusSpec) -> Iterator[EncodedInstance]:
+    """Every instance of the corpus as Part 10 bytes, study by study (shared parts encoded once)."""
+    planner = CorpusPlanner(spec)
+    for index in range(spec.n_studies):
+        plan = planner.study(index)
+        # Encoded parts of this study, by identity of the (shared) part object.
+        encoded: dict[int, tuple[DraftDataset, EncodedElements]] = {}
+        for recipe in study_recipes(plan, spec, share_parts=True):
+            chunks = []
+            for part in recipe.parts:
+                cached = encoded.get(id(part))
+                if cached is None or cached[0] is not part:
+                    cached = (part, part.encode())
+                    encoded[id(part)] = cached
+                chunks.append(cached[1])
+            data = part10_bytes(recipe.sop_class_uid, recipe.sop_instance_uid, chunks)
+            yield EncodedInstance(plan, recipe, data)
+
+
 def iter_corpus(spec: CorpusSpec) -> Iterator[CorpusItem]:
     """Stream every instance of the corpus, study by study, in constant memory.
+
+    Each dataset is read (pydicom) from exactly the bytes ``generate_corpus`` would write, so it is
+    independent of every other item (safe to modify) and equal to the file.
 
     Parameters
     ----------
@@ -180,15 +214,12 @@ def iter_corpus(spec: CorpusSpec) -> Iterator[CorpusItem]:
     Yields
     ------
     CorpusItem
-        A freshly built dataset per instance (safe to modify), its relative path and its study's plan.
+        The dataset, its relative path, its study's plan, its series kind and what was planted in it.
     """
-    planner = CorpusPlanner(spec)
-    for index in range(spec.n_studies):
-        plan = planner.study(index)
-        for recipe in study_recipes(plan, spec, share_parts=False):
-            yield CorpusItem(
-                assemble(recipe), recipe.relative_path, plan, recipe.series_kind, recipe.planted_phi
-            )
+    for instance in encoded_instances(spec):
+        recipe = instance.recipe
+        dataset = dcmread(io.BytesIO(instance.data))
+        yield CorpusItem(dataset, recipe.relative_path, instance.plan, recipe.series_kind, recipe.planted_phi)
 
 
 def generate_corpus(out_dir: str | os.PathLike[str], spec: CorpusSpec) -> CorpusManifest:
@@ -213,34 +244,28 @@ def generate_corpus(out_dir: str | os.PathLike[str], spec: CorpusSpec) -> Corpus
     root.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     writer = ManifestWriter(root, spec)
-    planner = CorpusPlanner(spec)
+    current: StudyPlan | None = None
+    known: tuple[str, ...] = ()
+    made_dirs: set[str] = set()
     try:
-        for index in range(spec.n_studies):
-            plan = planner.study(index)
-            writer.add_study(plan)
-            known = known_identifiers(plan)
-            if spec.plant_phi:
-                writer.add_planted([p.to_manifest(plan.study_uid, known) for p in core_identifiers(plan)])
-            # Encoded parts of this study, by identity of the (shared) part object.
-            encoded: dict[int, tuple[DraftDataset, EncodedElements]] = {}
-            made_dirs: set[str] = set()
-            for recipe in study_recipes(plan, spec, share_parts=True):
-                chunks = []
-                for part in recipe.parts:
-                    cached = encoded.get(id(part))
-                    if cached is None or cached[0] is not part:
-                        cached = (part, part.encode())
-                        encoded[id(part)] = cached
-                    chunks.append(cached[1])
-                folder = os.path.dirname(recipe.relative_path)
-                if folder not in made_dirs:
-                    (root / folder).mkdir(parents=True, exist_ok=True)
-                    made_dirs.add(folder)
-                data = part10_bytes(recipe.sop_class_uid, recipe.sop_instance_uid, chunks)
-                with open(root / recipe.relative_path, "wb") as handle:
-                    handle.write(data)
-                writer.add_planted([p.to_manifest(plan.study_uid, known) for p in recipe.planted_phi])
-                writer.n_files += 1
+        for instance in encoded_instances(spec):
+            plan = instance.plan
+            if plan is not current:
+                current = plan
+                made_dirs.clear()
+                writer.add_study(plan)
+                known = known_identifiers(plan)
+                if spec.plant_phi:
+                    writer.add_planted([p.to_manifest(plan.study_uid, known) for p in core_identifiers(plan)])
+            recipe = instance.recipe
+            folder = os.path.dirname(recipe.relative_path)
+            if folder not in made_dirs:
+                (root / folder).mkdir(parents=True, exist_ok=True)
+                made_dirs.add(folder)
+            with open(root / recipe.relative_path, "wb") as handle:
+                handle.write(instance.data)
+            writer.add_planted([p.to_manifest(plan.study_uid, known) for p in recipe.planted_phi])
+            writer.n_files += 1
     except BaseException:
         writer.abandon()
         raise
