@@ -58,7 +58,7 @@ def test_fast_scan_is_used_for_little_endian_and_finds_the_fallback_date() -> No
 def test_missing_study_uid_and_garbage_are_unreadable() -> None:
     dataset = make_ct_instance(study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5")
     del dataset.StudyInstanceUID
-    with pytest.raises(UnreadableInstance, match="1.2.3.4.5: no Study Instance UID"):
+    with pytest.raises(UnreadableInstance, match=r"1\.2\.3\.4\.5: no Study Instance UID"):
         read_instance_header(encoded(dataset, ImplicitVRLittleEndian), sop_instance_uid="1.2.3.4.5")
-    with pytest.raises(UnreadableInstance, match="7.7"):
+    with pytest.raises(UnreadableInstance, match=r"7\.7"):
         read_instance_header(b"\0" * 128 + b"DICM" + b"\xff" * 40, sop_instance_uid="7.7")
