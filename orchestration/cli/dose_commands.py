@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from resources.dose.codes import Code
 from resources.dose.dedup import TOTAL_TOLERANCE_MGYCM
 from resources.dose.errors import NotADoseReportError, UnreadableFileError
 from resources.dose.rdsr import CtDoseReport, read_ct_radiation_dose
@@ -23,6 +24,8 @@ _NEVER_PRINTED = {"patient_id", "study_description", "source"}
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Code):
+        return {"value": value.value, "scheme": value.scheme}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime | dt.date):

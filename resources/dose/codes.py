@@ -9,12 +9,15 @@ spelling is listed explicitly where the two identifiers differ.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Code:
-    """A coded concept: code value and coding scheme designator (meaning deliberately left out)."""
+class Code(NamedTuple):
+    """A coded concept: code value and coding scheme designator (meaning deliberately left out).
+
+    A named tuple rather than a dataclass: concepts are compared for every content item of every report,
+    and tuple equality runs in C.
+    """
 
     value: str
     scheme: str

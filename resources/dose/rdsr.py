@@ -431,8 +431,11 @@ def _parse_datetime(text: str | None) -> dt.datetime | None:
 def _parse_date(text: str | None) -> dt.date | None:
     if not text:
         return None
+    digits = text.strip()[:8]
+    if len(digits) != 8 or not digits.isdigit():
+        return None
     try:
-        return dt.datetime.strptime(text.strip()[:8], "%Y%m%d").date()
+        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
         return None
 
