@@ -86,6 +86,9 @@ manifest.json (schema_version 1)
     The ordinary identifiers (Patient's Name, ID, Birth Date, Accession Number, Referring Physician) are
     listed too, so ``CorpusManifest.phi_identifiers()`` is the full set de-identified output must not
     contain.
+``summaries.counts``
+    How many studies of each sort (CT, MG, with and without dose SR, cumulative dose SRs, paediatric,
+    without Patient's Age, wrong Body Part Examined, unmappable examination), patients and files.
 ``summaries.drl``
     Known answers for a DRL audit over adult CT studies: ``by_category`` and
     ``by_category_and_station`` ("<category> @ <canonical station>") with ``n_studies``,

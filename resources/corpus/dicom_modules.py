@@ -55,6 +55,7 @@ def study_part(plan: StudyPlan, plant_phi: bool) -> tuple[DraftDataset, list[Pla
     ds.AccessionNumber = plan.accession
     ds.Manufacturer = device.manufacturer
     ds.InstitutionName = device.institution_name
+    ds.InstitutionAddress = device.institution_address  # also listed as planted PHI when planting
     ds.ReferringPhysicianName = plan.referring_physician if plant_phi else ""
     ds.StationName = device.station_name
     ds.StudyDescription = (

@@ -159,6 +159,7 @@ class ManifestWriter:
         self.spec = spec
         self.patients: dict[str, dict[str, Any]] = {}
         self.drl = DrlAnswers()
+        self.counts: dict[str, int] = {}
         self.n_files = 0
         self.n_studies = 0
         self._studies_path = root / ".manifest-studies.jsonl"
@@ -170,6 +171,19 @@ class ManifestWriter:
         study = study_manifest(plan)
         self._studies.write(_json_line(study) + "\n")
         self.drl.add(study)
+        for name, flag in (
+            ("studies", True),
+            ("ct_studies", study["modality"] == "CT"),
+            ("mg_studies", study["modality"] == "MG"),
+            ("ct_studies_with_rdsr", study["has_rdsr"]),
+            ("ct_studies_without_rdsr", study["modality"] == "CT" and not study["has_rdsr"]),
+            ("studies_with_cumulative_rdsrs", study["cumulative_rdsrs"]),
+            ("paediatric_studies", not study["adult"]),
+            ("studies_without_patient_age", study["patient_age_written"] is None),
+            ("studies_with_wrong_body_part", study["body_part_examined"]["wrong"]),
+            ("studies_with_unmappable_exam", study["protocol"]["canonical_exam"] is None),
+        ):
+            self.counts[name] = self.counts.get(name, 0) + int(flag)
         self.patients.setdefault(plan.patient.patient_id, plan.patient.to_manifest(self.spec.start_date))
         self.n_studies += 1
 
@@ -191,7 +205,8 @@ class ManifestWriter:
         """Write ``manifest.json`` (atomically) and return the manifest (large lists loaded lazily)."""
         self.close()
         patients = sorted(self.patients.values(), key=lambda p: str(p["patient_id"]))
-        summaries = {"drl": self.drl.summary()}
+        counts = dict(self.counts, patients=len(patients), files=self.n_files)
+        summaries = {"counts": counts, "drl": self.drl.summary()}
         target = self.root / MANIFEST_NAME
         partial = target.with_name(MANIFEST_NAME + ".part")
         with open(partial, "w", encoding="utf-8") as out:

@@ -342,6 +342,11 @@ def test_some_patients_return_on_another_day(corpus: Corpus) -> None:
     for study in manifest.studies:
         dates[study["patient_id"]].add(study["study_date"])
     assert any(len(d) >= 2 for d in dates.values())
+    counts = manifest.summaries["counts"]
+    assert counts["patients"] == len(manifest.patients) < counts["studies"] == len(manifest.studies)
+    assert counts["ct_studies_without_rdsr"] == sum(
+        s["modality"] == "CT" and not s["has_rdsr"] for s in manifest.studies
+    )
     assert manifest.opt_out_patient_ids() or SPEC.opt_out_fraction * len(manifest.patients) < 1
 
 
