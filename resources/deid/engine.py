@@ -12,6 +12,7 @@ Results never carry source values: reasons name the file or tag and what was wro
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import warnings
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from resources.deid.errors import UnreadableInstanceError
-from resources.deid.leak_check import STRUCTURAL_CODE_TAGS, LeakHit, find_leaks
+from resources.deid.leak_check import STRUCTURAL_CODE_TAGS, LeakHit, encoded_may_leak, find_leaks, raw_vr
 from resources.deid.options import DeidOptions
 from resources.deid.phi_scanner import (
     DenyList,
@@ -121,6 +122,7 @@ class DeidResult:
     outcome: Outcome
     name: str
     dataset: Dataset | None = None
+    encoded: bytes | None = None  # the research copy as a DICOM file (preamble, meta header, dataset)
     reasons: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     leaks: list[LeakHit] = field(default_factory=list)
@@ -290,11 +292,17 @@ class Deidentifier:
         self._mark(ds, pseudonym)
         _new_file_meta(ds, transfer_syntax)
 
-        leaks = find_leaks(ds, identifiers, uids=source_uids)
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        encoded = buffer.getvalue()
+        leaks: list[LeakHit] = []
+        if encoded_may_leak(encoded, ds, identifiers, source_uids):
+            leaks = find_leaks(ds, identifiers, uids=source_uids)
         result = DeidResult(
             "deidentified",
             name,
             dataset=ds,
+            encoded=encoded,
             findings=context.findings,
             study_uid=str(ds.get("StudyInstanceUID", "")),
             series_uid=str(ds.get("SeriesInstanceUID", "")),
@@ -305,6 +313,7 @@ class Deidentifier:
             paths = sorted({hit.tag_path for hit in leaks})[:5]
             result.outcome = "quarantined"
             result.dataset = None
+            result.encoded = None
             result.leaks = leaks
             result.reasons.append(
                 f"{name}: leak check found {len(leaks)} source identifier(s) at {', '.join(paths)}"
@@ -348,26 +357,32 @@ class Deidentifier:
             if tag_int >> 16 & 1:
                 self._private(ds, tag_int, prefix, context)
                 continue
-            elem = ds[tag]
-            path = prefix + tag_label(tag_int)
-            vr = elem.VR
+            # Elements are converted from raw bytes only when they are changed or searched: a raw
+            # element that is kept is written back as it came, which is most of the time saved.
+            vr = raw_vr(ds, tag_int)
             action = self.profile.action_for(tag_int, vr)
+            path = prefix + tag_label(tag_int)
             if vr == "SQ":
-                self._sequence(ds, elem, action, path, context, in_content_tree)
+                self._sequence(ds, ds[tag], action, path, context, in_content_tree)
                 continue
             if context.shift_days is not None and vr in ("DA", "DT") and tag_int != _PATIENT_BIRTH_DATE:
-                _shift(elem, context.shift_days)
+                _shift(ds[tag], context.shift_days)
                 continue
             if context.shift_days is not None and vr == "TM" and action in ("D", "Z", "X", "C"):
                 continue  # whole-day shifts leave times of day unchanged (needed for dose timing)
             if action is None or action == "K":
                 # Coded values are never rewritten: a scheme designator "TEST" matching a surname must
                 # not break the code (the leak check skips them for the same reason).
-                if vr in _TEXT_VRS and elem.value and tag_int not in STRUCTURAL_CODE_TAGS:
-                    self._scrub(elem, path, context, generic=False)
-            elif action == "X":
+                if vr in _TEXT_VRS and tag_int not in STRUCTURAL_CODE_TAGS:
+                    elem = ds[tag]
+                    if elem.value:
+                        self._scrub(elem, path, context, generic=False)
+                continue
+            if action == "X":
                 del ds[tag]
-            elif action == "Z":
+                continue
+            elem = ds[tag]
+            if action == "Z":
                 elem.value = None
             elif action == "D":
                 _dummy(elem, self.pseudonyms)
@@ -522,9 +537,8 @@ def _touch_everything(ds: Dataset) -> None:
             and len(raw.value) < raw.length
         ):
             raise UnreadableInstanceError(f"truncated at {tag_label(int(tag))}")
-        elem = ds[tag]
-        if elem.VR == "SQ":
-            for item in elem.value or []:
+        if raw_vr(ds, int(tag)) == "SQ":
+            for item in ds[tag].value or []:
                 _touch_everything(item)
 
 
@@ -589,13 +603,17 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
     phones: set[str] = set()
 
     def walk(item: Dataset) -> None:
-        for elem in item:
-            if elem.VR == "SQ":
-                for child in elem.value or []:
+        for key in list(item.keys()):
+            tag = int(key)
+            vr = raw_vr(item, tag)
+            if vr == "SQ":
+                for child in item[key].value or []:
                     walk(child)
                 continue
-            tag = int(elem.tag)
-            if tag >> 16 & 1 or not elem.value:
+            if tag >> 16 & 1 or (vr != "PN" and tag not in _IDENTIFIER_TAGS):
+                continue
+            elem = item[key]
+            if not elem.value:
                 continue
             if elem.VR == "PN":
                 for v in _as_list(elem.value):
@@ -615,6 +633,9 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
     return Identifiers(
         frozenset(names), frozenset(ids), frozenset(births), frozenset(addresses), frozenset(phones)
     )
+
+
+_IDENTIFIER_TAGS = _ID_TAGS | _ADDRESS_TAGS | _PHONE_TAGS | {_PATIENT_BIRTH_DATE}
 
 
 def _collect_uids(ds: Dataset) -> frozenset[str]:

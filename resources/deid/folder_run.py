@@ -26,10 +26,10 @@ def deidentify_folder(engine: Deidentifier, source_dir: Path, output_dir: Path) 
         for index, path in enumerate(files):
             result = engine.deidentify_file(path)
             record(summary, result)
-            if result.outcome == "deidentified" and result.dataset is not None:
+            if result.outcome == "deidentified" and result.encoded is not None:
                 target = research / result.study_uid / result.series_uid / f"{result.sop_instance_uid}.dcm"
                 target.parent.mkdir(parents=True, exist_ok=True)
-                result.dataset.save_as(target, enforce_file_format=True)
+                target.write_bytes(result.encoded)
                 for finding in result.findings:
                     findings_out.write(json.dumps(finding.as_dict()) + "\n")
             elif result.outcome == "quarantined":

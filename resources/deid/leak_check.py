@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 
 from resources.deid.phi_scanner import DenyList, Identifiers, deny_list_for
 from resources.deid.tag_paths import tag_label
@@ -34,6 +36,18 @@ class LeakHit:
     entity_type: str
 
 
+def raw_vr(dataset: Dataset, tag: int) -> str:
+    """The VR of an element without converting its value (dictionary VR for implicit-VR raw elements)."""
+    element = dataset._dict.get(BaseTag(tag))  # get_item() costs a third of the walk
+    vr = getattr(element, "VR", None)
+    if vr:
+        return str(vr)
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
+
+
 def _values(value: object) -> list[str]:
     if value is None:
         return []
@@ -42,6 +56,33 @@ def _values(value: object) -> list[str]:
     if isinstance(value, list | tuple | MultiValue):
         return [str(v) for v in value]
     return [str(value)]
+
+
+# Character sets whose text a Latin-1 or UTF-8 reading of the encoded bytes shows as it is.
+_BYTE_SEARCHABLE_CHARSETS = frozenset(
+    {"", "ISO_IR 6", "ISO_IR 100", "ISO_IR 192", "ISO 2022 IR 6", "ISO 2022 IR 100"}
+)
+
+
+def encoded_may_leak(
+    encoded: bytes, dataset: Dataset, identifiers: Identifiers, uids: frozenset[str]
+) -> bool:
+    """Fast screen of the encoded output: False only when no identifier occurs anywhere in its bytes.
+
+    One regular-expression pass over the whole file (read as Latin-1 and as UTF-8) instead of a walk
+    over every element. It over-reports (numbers, coded values, our own marks), so a True answer is
+    confirmed element by element with :func:`find_leaks`; a False answer is final. Datasets in other
+    character sets always take the element walk.
+    """
+    charsets = dataset.get("SpecificCharacterSet", "") or ""
+    names = [str(v).strip() for v in (charsets if isinstance(charsets, list | MultiValue) else [charsets])]
+    if any(name not in _BYTE_SEARCHABLE_CHARSETS for name in names):
+        return True
+    deny = deny_list_for(identifiers)
+    for text in (encoded.decode("latin-1"), encoded.decode("utf-8", errors="replace")):
+        if deny.find(text):
+            return True
+    return any(uid.encode() in encoded for uid in uids)
 
 
 def find_leaks(
@@ -58,17 +99,18 @@ def find_leaks(
 
 
 def _walk(dataset: Dataset, prefix: str, deny: DenyList, uids: frozenset[str], hits: list[LeakHit]) -> None:
-    for elem in dataset:
-        if int(elem.tag) in _ENGINE_MARKS:
+    for key in list(dataset.keys()):
+        tag = int(key)
+        vr = raw_vr(dataset, tag)
+        if tag in _ENGINE_MARKS or vr in _NUMERIC_VRS or tag == 0x7FE00010 or tag in STRUCTURAL_CODE_TAGS:
             continue
-        path = prefix + tag_label(int(elem.tag))
-        if elem.VR == "SQ":
+        path = prefix + tag_label(tag)
+        elem = dataset[key]
+        if vr == "SQ":
             for index, item in enumerate(elem.value or []):
                 _walk(item, f"{path}[{index}].", deny, uids, hits)
             continue
-        if elem.VR in _NUMERIC_VRS or elem.tag == 0x7FE00010 or int(elem.tag) in STRUCTURAL_CODE_TAGS:
-            continue
-        if elem.VR == "UI":
+        if vr == "UI":
             if any(v.strip() in uids for v in _values(elem.value)):
                 hits.append(LeakHit(path, "UID"))
             continue

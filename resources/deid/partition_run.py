@@ -115,9 +115,9 @@ def deidentify_partition(
             for row in records:
                 result = engine.deidentify_file(Path(row.path))
                 record(summary, result)
-                if result.outcome == "deidentified" and result.dataset is not None:
+                if result.outcome == "deidentified" and result.encoded is not None:
                     target = writer.path_for(result.study_uid, result.series_uid, result.sop_instance_uid)
-                    result.dataset.save_as(target, enforce_file_format=True)
+                    target.write_bytes(result.encoded)
                     for finding in result.findings:
                         findings_out.write(json.dumps(finding.as_dict()) + "\n")
                     released.append(row.sop_instance_uid)

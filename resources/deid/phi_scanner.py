@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer
@@ -245,30 +245,62 @@ class Identifiers:
         return terms
 
 
+def trie_pattern(words: Iterable[str]) -> str:
+    """One regular expression matching any of ``words``, as a character trie.
+
+    Python's ``re`` tries every alternative of ``a|b|c`` at every position; a trie shares prefixes,
+    so most positions fail after one character. That is what makes searching a whole encoded file
+    for a hundred identifier variants cheap.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        ends_here = "" in node
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends_here else body
+
+    return build(trie)
+
+
 class DenyList:
-    """One compiled, case-insensitive regular expression for a patient/study's identifiers."""
+    """One compiled, case-insensitive matcher for a patient/study's identifiers (word-bounded)."""
 
     def __init__(self, identifiers: Identifiers) -> None:
         terms = identifiers.literal_terms()
-        self._entity_of = {term.casefold(): entity for term, entity in terms.items()}
-        alternatives = [re.escape(term) for term in sorted(terms, key=len, reverse=True)]
+        self._entity_of = {term.lower(): entity for term, entity in terms.items()}
         phone_alternatives = [p for p in (phone_pattern(v) for v in identifiers.phones) if p]
         self._phone = (
             re.compile(r"(?<!\d)(?:" + "|".join(phone_alternatives) + r")(?!\d)")
             if phone_alternatives
             else None
         )
-        self._regex = (
-            re.compile(r"(?<![^\W_])(?:" + "|".join(alternatives) + r")(?![^\W_])", re.IGNORECASE)
-            if alternatives
-            else None
-        )
+        self._regex: re.Pattern[str] | None = None
+        self._regex_any_case: re.Pattern[str] | None = None
+        if terms:
+            pattern = r"(?<![^\W_])" + trie_pattern(self._entity_of) + r"(?![^\W_])"
+            self._regex = re.compile(pattern)  # run on lower-cased text
+            self._regex_any_case = re.compile(pattern, re.IGNORECASE)
 
     def find(self, text: str) -> list[Span]:
         spans: list[Span] = []
-        if self._regex is not None:
-            for match in self._regex.finditer(text):
-                entity = self._entity_of.get(match.group(0).casefold(), "PERSON")
+        if self._regex is not None and self._regex_any_case is not None:
+            lowered = text.lower()
+            # Lower-casing keeps offsets unless a character changes length (rare): then search as is.
+            matches = (
+                self._regex.finditer(lowered)
+                if len(lowered) == len(text)
+                else self._regex_any_case.finditer(text)
+            )
+            for match in matches:
+                entity = self._entity_of.get(match.group(0).lower(), "PERSON")
                 spans.append(Span(match.start(), match.end(), entity, 1.0))
         if self._phone is not None:
             spans.extend(Span(m.start(), m.end(), "PHONE_NUMBER", 1.0) for m in self._phone.finditer(text))
@@ -320,11 +352,19 @@ class PhiScanner:
         return tuple(Span(r.start, r.end, r.entity_type, round(float(r.score), 3)) for r in results)
 
     def scrub(self, text: str, deny_list: DenyList | None) -> ScrubResult:
-        """Replace every identifier span with ``[ENTITY]``; the spans say what was found (no text)."""
-        spans = list(self.generic(text))
+        """Replace every identifier span with ``[ENTITY]``; the spans say what was found (no text).
+
+        The deny list runs first, so the generic recognizers see ``CT HEAD for [PERSON]``: the same
+        string for every patient, which is what makes their per-string cache effective.
+        """
+        denied: tuple[Span, ...] = ()
         if deny_list is not None:
-            spans.extend(deny_list.find(text))
-        if not spans:
-            return ScrubResult(text, ())
-        merged = merge_spans(spans)
-        return ScrubResult(replace_spans(text, merged), tuple(merged))
+            found = deny_list.find(text)
+            if found:
+                denied = tuple(merge_spans(found))
+                text = replace_spans(text, list(denied))
+        generic = self.generic(text)
+        if not generic:
+            return ScrubResult(text, denied)
+        merged = merge_spans(generic)
+        return ScrubResult(replace_spans(text, merged), denied + tuple(merged))
