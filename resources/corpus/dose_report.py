@@ -37,6 +37,7 @@ UNITS = {
     "mA": ("mA", "mA"),
     "ratio": ("{ratio}", "ratio"),
     "events": ("{events}", "events"),
+    "sources": ("{X-Ray sources}", "X-Ray sources"),
     "mSv": ("mSv", "mSv"),
 }
 
@@ -127,7 +128,7 @@ def ct_acquisition(plan: StudyPlan, event: EventPlan, planted_comment: str | Non
     ]
     if event.pitch is not None:
         parameters.append(num(("113828", DCM, "Pitch Factor"), event.pitch, "ratio"))
-    parameters.append(num(("113823", DCM, "Number of X-Ray Sources"), 1, "events"))
+    parameters.append(num(("113823", DCM, "Number of X-Ray Sources"), 1, "sources"))
     parameters.append(container("CONTAINS", ("113831", DCM, "CT X-Ray Source Parameters"), source))
     children.append(container("CONTAINS", ("113822", DCM, "CT Acquisition Parameters"), parameters))
     if event.has_dose_container and event.ctdivol_mgy is not None and event.dlp_mgycm is not None:

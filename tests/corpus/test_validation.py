@@ -46,3 +46,22 @@ def test_dciodvfy_finds_no_errors(small_corpus: Path, pattern: str, iod: str) ->
         assert iod in output, output
         errors = [line for line in output.splitlines() if line.startswith("Error")]
         assert not errors, f"{path.relative_to(small_corpus)}: {errors}"
+
+
+DSR2XML = shutil.which("dsr2xml")
+
+
+@pytest.mark.dcmtk
+@pytest.mark.skipif(DSR2XML is None, reason="dsr2xml not installed (Debian package dcmtk)")
+def test_dose_reports_parse_strictly_with_dcmtk(small_corpus: Path) -> None:
+    """dsr2xml without its leniency options rejects invalid content items and relationships."""
+    reports = sorted(small_corpus.glob("*_CT/*_rdsr/*.dcm"))
+    assert reports
+    with_dose = 0
+    for path in reports:
+        assert DSR2XML is not None
+        result = subprocess.run([DSR2XML, str(path)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "113769" in result.stdout  # Irradiation Event UID
+        with_dose += "113830" in result.stdout  # Mean CTDIvol (absent when a report holds only a localiser)
+    assert with_dose >= len(reports) - 1
