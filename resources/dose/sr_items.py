@@ -65,6 +65,10 @@ _SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _EXPLICIT_CODE_CACHE: dict[bytes, list[Item]] = {}
 _IMPLICIT_CODE_CACHE: dict[bytes, list[Item]] = {}
 _CODE_CACHE_LIMIT = 20_000
+_SMALL_ITEM = 320
+_EXPLICIT_ITEM_CACHE: dict[bytes, Item] = {}
+_IMPLICIT_ITEM_CACHE: dict[bytes, Item] = {}
+_ITEM_CACHE_LIMIT = 50_000
 
 
 class ContentTreeFormatError(ValueError):
@@ -104,6 +108,17 @@ def parse_sequence(buf: bytes, start: int, end: int | None, implicit: bool) -> t
             )
         if length == _UNDEFINED:
             item, pos = parse_item(buf, pos, None, implicit)
+        elif length <= _SMALL_ITEM:
+            # Small items (a code, a kVp, a phantom type) recur byte for byte across reports.
+            cache = _IMPLICIT_ITEM_CACHE if implicit else _EXPLICIT_ITEM_CACHE
+            key = buf[pos : pos + length]
+            cached = cache.get(key)
+            if cached is None:
+                cached = parse_item(buf, pos, pos + length, implicit)[0]
+                if len(cache) < _ITEM_CACHE_LIMIT:
+                    cache[key] = cached
+            item = cached
+            pos += length
         else:
             item = parse_item(buf, pos, pos + length, implicit)[0]
             pos += length
