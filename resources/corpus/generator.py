@@ -38,7 +38,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CorpusItem:
-    """One generated instance: the dataset, where it goes, its study's plan and what was planted in it."""
+    """One generated instance: the dataset, where it goes, its study's plan and what was planted in it.
+
+    ``planted_phi`` lists what this instance reports first: study-scope entries (present in every
+    instance of the study) come with the study's first instance, series-scope ones with the series'
+    first instance, instance-scope ones with their instance.
+    """
 
     dataset: Dataset
     relative_path: str
