@@ -209,6 +209,8 @@ class DoseSettings(_Section):
     factor_set: str = "aapm96_icrp60"
     drl_set: str = "uk_2022"
     local_drl_csv: Path | None = None
+    drl_mapping_csv: Path | None = None  # None = the shipped resources/dose/drl_mapping.csv
+    drl_period: Literal["month", "quarter", "year"] = "month"
     cumulative_windows_years: list[int] = Field(default_factory=lambda: [1, 5])
     cumulative_alert_msv: float = Field(default=100.0, gt=0)
 

@@ -448,6 +448,14 @@ def _iso(value: Any) -> str | None:
     return str(value)[:10]
 
 
+ADULT_AGE_YEARS = 18.0
+
+
+def _child(age_years: Any) -> bool:
+    """National CT DRLs are adult levels: known paediatric studies stay out of the audit."""
+    return age_years is not None and float(age_years) < ADULT_AGE_YEARS
+
+
 @dataclass
 class DrlAuditTables:
     rows: list[Row]
@@ -460,7 +468,11 @@ class DrlAuditTables:
 def drl_audit_tables(
     studies: Sequence[Mapping[str, Any]], drl_set: DrlSet, period: str = "month"
 ) -> DrlAuditTables:
-    """The DRL audit over every study in the warehouse, as rows for the report tables."""
+    """The DRL audit over every study in the warehouse, as rows for the report tables.
+
+    Studies of patients known to be under 18 are left out (the national sets are adult DRLs); studies of
+    unknown age stay in.
+    """
     from resources.dose.drl import medians_markdown
 
     audit_studies = [
@@ -474,7 +486,7 @@ def drl_audit_tables(
             dlp_mgycm=s.get("dlp_total_mgycm"),
         )
         for s in studies
-        if s.get("study_date") is not None
+        if s.get("study_date") is not None and not _child(s.get("patient_age_years"))
     ]
     result = audit(audit_studies, drl_set, period)
     by_uid = {s.study_instance_uid: s for s in audit_studies}

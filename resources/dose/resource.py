@@ -138,14 +138,15 @@ class DoseResource(dg.ConfigurableResource):
     def drl_set(self) -> DrlSet:
         settings = self.config().dose
         if settings.local_drl_csv is not None:
-            path = Path(settings.local_drl_csv)
-            if not path.is_absolute():
-                path = self.config().base_dir / path
-            return load_drl_csv(path, "local")
+            return load_drl_csv(self._site_path(Path(settings.local_drl_csv)), "local")
         return load_drl_set(settings.drl_set)
 
+    def _site_path(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.config().base_dir / path
+
     def mapping(self) -> DrlMapping:
-        return DrlMapping.load()
+        custom = self.config().dose.drl_mapping_csv
+        return DrlMapping.load(self._site_path(Path(custom))) if custom is not None else DrlMapping.load()
 
     def exam_context(self) -> ExamContext:
         return default_exam_context()
@@ -196,13 +197,13 @@ class DoseResource(dg.ConfigurableResource):
         return event_rows, study_rows
 
     # -- whole-warehouse reports -------------------------------------------------------------------
-    def build_drl_audit(self, run_id: str, period: str = "month") -> DrlAuditTables:
+    def build_drl_audit(self, run_id: str, period: str | None = None) -> DrlAuditTables:
         warehouse = self.warehouse()
         studies = _read(warehouse, tables.StudyDose)
         contexts = {c["study_instance_uid"]: c for c in _read(warehouse, tables.DoseStudyContext)}
         for study in studies:
             study["unmapped_name"] = contexts.get(study["study_instance_uid"], {}).get("unmapped_name")
-        result = drl_audit_tables(studies, self.drl_set(), period)
+        result = drl_audit_tables(studies, self.drl_set(), period or self.config().dose.drl_period)
         warehouse.replace_partition(
             Lineage(REPORT_PARTITION_KEY, run_id),
             {
