@@ -34,6 +34,7 @@ class Device:
     target_region_scheme: str = "SCT"
     spiral_code: str = "SCT"
     dlp_unit: str = "mGy.cm"
+    numeric_places: int | None = None
     paediatric_body_phantom: str = "body"
     anode: tuple[str, ...] = ()
     filter: tuple[str, ...] = ()
@@ -131,6 +132,7 @@ def _device(entry: dict[str, Any], modality: str) -> Device:
         target_region_scheme=entry.get("target_region_scheme", "SCT"),
         spiral_code=entry.get("spiral_code", "SCT"),
         dlp_unit=entry.get("dlp_unit", "mGy.cm"),
+        numeric_places=entry.get("numeric_places"),
         paediatric_body_phantom=entry.get("paediatric_body_phantom", "body"),
         anode=tuple(entry.get("anode", ())),
         filter=tuple(entry.get("filter", ())),

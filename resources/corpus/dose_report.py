@@ -63,12 +63,12 @@ def code(relationship: str, concept: tuple[str, str, str], value: tuple[str, str
     return item
 
 
-def num(concept: tuple[str, str, str], value: float, unit: str) -> DraftDataset:
+def num(concept: tuple[str, str, str], value: float, unit: str, places: int | None = None) -> DraftDataset:
     item = _item("CONTAINS", "NUM", concept)
     measured = DraftDataset()
     code_value, meaning = UNITS[unit]
     measured.MeasurementUnitsCodeSequence = code_sequence(code_value, UCUM, meaning)
-    measured.NumericValue = _ds_text(value)
+    measured.NumericValue = _ds_text(value, places)
     item.MeasuredValueSequence = [measured]
     return item
 
@@ -97,14 +97,20 @@ def pname(relationship: str, concept: tuple[str, str, str], value: str) -> Draft
     return item
 
 
-def _ds_text(value: float) -> str:
-    text_value = f"{value:.4f}".rstrip("0").rstrip(".")
-    return text_value if text_value else "0"
+def _ds_text(value: float, places: int | None = None) -> str:
+    """A decimal string: the shortest exact form, padded with trailing zeros to ``places`` decimals
+    when given, as some vendors write them ("5.30", "0.813000"); never rounds the value."""
+    text_value = f"{value:.4f}".rstrip("0").rstrip(".") or "0"
+    if places is None:
+        return text_value
+    whole, _, decimals = text_value.partition(".")
+    return f"{whole}.{decimals.ljust(places, '0')}"
 
 
 def ct_acquisition(plan: StudyPlan, event: EventPlan, planted_comment: str | None) -> DraftDataset:
     """One CT Acquisition container (TID 10013) for ``event``."""
     device = plan.device.device
+    places = device.numeric_places
     children = [
         text("CONTAINS", ("125203", DCM, "Acquisition Protocol"), event.acquisition_protocol),
         code("CONTAINS", ("123014", DCM, "Target Region"), event.target_region),
@@ -114,20 +120,20 @@ def ct_acquisition(plan: StudyPlan, event: EventPlan, planted_comment: str | Non
     ]
     source = [
         text("CONTAINS", ("113832", DCM, "Identification of the X-Ray Source"), "A"),
-        num(("113733", DCM, "KVP"), event.kvp, "kV"),
-        num(("113833", DCM, "Maximum X-Ray Tube Current"), event.tube_current_ma, "mA"),
-        num(("113734", DCM, "X-Ray Tube Current"), event.tube_current_ma, "mA"),
+        num(("113733", DCM, "KVP"), event.kvp, "kV", places),
+        num(("113833", DCM, "Maximum X-Ray Tube Current"), event.tube_current_ma, "mA", places),
+        num(("113734", DCM, "X-Ray Tube Current"), event.tube_current_ma, "mA", places),
     ]
     if event.kind != "localizer":
-        source.append(num(("113834", DCM, "Exposure Time per Rotation"), 0.5, "s"))
+        source.append(num(("113834", DCM, "Exposure Time per Rotation"), 0.5, "s", places))
     parameters = [
-        num(("113824", DCM, "Exposure Time"), event.exposure_time_s, "s"),
-        num(("113825", DCM, "Scanning Length"), event.scanning_length_mm, "mm"),
-        num(("113826", DCM, "Nominal Single Collimation Width"), event.single_collimation_mm, "mm"),
-        num(("113827", DCM, "Nominal Total Collimation Width"), event.total_collimation_mm, "mm"),
+        num(("113824", DCM, "Exposure Time"), event.exposure_time_s, "s", places),
+        num(("113825", DCM, "Scanning Length"), event.scanning_length_mm, "mm", places),
+        num(("113826", DCM, "Nominal Single Collimation Width"), event.single_collimation_mm, "mm", places),
+        num(("113827", DCM, "Nominal Total Collimation Width"), event.total_collimation_mm, "mm", places),
     ]
     if event.pitch is not None:
-        parameters.append(num(("113828", DCM, "Pitch Factor"), event.pitch, "ratio"))
+        parameters.append(num(("113828", DCM, "Pitch Factor"), event.pitch, "ratio", places))
     parameters.append(num(("113823", DCM, "Number of X-Ray Sources"), 1, "sources"))
     parameters.append(container("CONTAINS", ("113831", DCM, "CT X-Ray Source Parameters"), source))
     children.append(container("CONTAINS", ("113822", DCM, "CT Acquisition Parameters"), parameters))
@@ -138,9 +144,9 @@ def ct_acquisition(plan: StudyPlan, event: EventPlan, planted_comment: str | Non
                 "CONTAINS",
                 ("113829", DCM, "CT Dose"),
                 [
-                    num(("113830", DCM, "Mean CTDIvol"), event.ctdivol_mgy, "mGy"),
+                    num(("113830", DCM, "Mean CTDIvol"), event.ctdivol_mgy, "mGy", places),
                     code("CONTAINS", ("113835", DCM, "CTDIw Phantom Type"), PHANTOM_CODES[event.phantom]),
-                    num(("113838", DCM, "DLP"), event.dlp_mgycm, device.dlp_unit),
+                    num(("113838", DCM, "DLP"), event.dlp_mgycm, device.dlp_unit, places),
                 ],
             )
         )
@@ -159,6 +165,7 @@ def dose_report_part(
     """
     events = plan.rdsr_events(rdsr_number)
     device = plan.device
+    places = device.device.numeric_places
     sop_uid = plan.sop_uid(plan.rdsr_series_number, rdsr_number)
     series_uid = plan.rdsr_series_uid
     ds = DraftDataset()
@@ -258,7 +265,12 @@ def dose_report_part(
             ("113811", DCM, "CT Accumulated Dose Data"),
             [
                 num(("113812", DCM, "Total Number of Irradiation Events"), len(events), "events"),
-                num(("113813", DCM, "CT Dose Length Product Total"), total_dlp, plan.device.device.dlp_unit),
+                num(
+                    ("113813", DCM, "CT Dose Length Product Total"),
+                    total_dlp,
+                    plan.device.device.dlp_unit,
+                    places,
+                ),
             ],
         )
     )

@@ -235,6 +235,13 @@ def test_rdsr_events_agree_with_image_headers(corpus: Corpus) -> None:
         if children(a, "113829")
     }
     assert units == {"mGy.cm", "mGycm"}, "DLP unit spelling should vary by vendor"
+    ctdivol_texts = {
+        str(child(child(a, "113829"), "113830").MeasuredValueSequence[0].NumericValue)
+        for r in reports
+        for a in children(r, "113819")
+        if children(a, "113829")
+    }
+    assert any(t.endswith("0") and "." in t for t in ctdivol_texts), "some vendors pad with trailing zeros"
 
 
 def test_manifest_dose_truth_matches_the_images(corpus: Corpus) -> None:
