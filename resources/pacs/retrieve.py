@@ -198,9 +198,36 @@ def series_known_count(spool: SpoolStore, series_uid: str) -> int:
     return int(row[0])
 
 
-def plan_study(querier: PacsQuerier, spool: SpoolStore, study: IndexedStudy, policy: Policy) -> StudyPlan:
-    """Decide what to fetch for one study (see the module docstring for the policies)."""
+def study_known_count(spool: SpoolStore, study_uid: str) -> int:
+    with spool.connect() as con:
+        row = con.execute("SELECT count(*) FROM spool_instance WHERE study_uid = ?", (study_uid,)).fetchone()
+    return int(row[0])
+
+
+def plan_study(
+    querier: PacsQuerier,
+    spool: SpoolStore,
+    study: IndexedStudy,
+    policy: Policy,
+    *,
+    allow_unlisted_study_move: bool = True,
+) -> StudyPlan:
+    """Decide what to fetch for one study (see the module docstring for the policies).
+
+    Under ``full``, a study of which nothing is in the spool yet is moved whole without listing its
+    instances first (image-level C-FINDs would cost more than they save); if that move fails, the
+    retry re-plans with ``allow_unlisted_study_move=False`` and moves only what is missing.
+    """
     plan = StudyPlan(study_uid=study.study_uid)
+    if (
+        policy == "full"
+        and allow_unlisted_study_move
+        and study.n_instances
+        and study_known_count(spool, study.study_uid) == 0
+    ):
+        plan.unlisted_expected = study.n_instances
+        plan.items.append(MoveItem(study.study_uid, expected=study.n_instances))
+        return plan
     has_dose_report = any(s.is_dose_report for s in study.series)
     is_ct_study = "CT" in study.modalities or any((s.modality or "").upper() == "CT" for s in study.series)
     want_last_ct = policy == "metadata" and is_ct_study and not has_dose_report
@@ -293,6 +320,7 @@ class PartitionRetriever:
         self._lock = threading.Lock()
         self._moves = 0
         self._retries = 0
+        self._studies: dict[str, IndexedStudy] = {}
 
     # -- public ------------------------------------------------------------------------------------
     def retrieve(self, studies: Sequence[IndexedStudy]) -> RetrievalSummary:
@@ -315,6 +343,8 @@ class PartitionRetriever:
         summary = RetrievalSummary(policy=self.options.policy, method=self.options.method)
         summary.studies = len(studies)
         summary.series = sum(len(s.series) for s in studies)
+        self._studies = {s.study_uid: s for s in studies}
+        self.writer.accept_studies(set(self._studies))
         plans = self._plan_with_retries(studies)
         summary.planning_s = time.monotonic() - began
         summary.instances_expected = sum(p.expected + p.already_present for p in plans)
@@ -438,11 +468,27 @@ class PartitionRetriever:
                 self._clear_failures(plan.study_uid)
                 return 0, ""
             self._record_failures(plan, items, reason)
+            if unavailable is None and any(i.level == "STUDY" and not plan.listed for i in items):
+                # A whole-study move failed part-way: list the study so the retry moves only what is missing.
+                plan, items = self._replan(plan)
+                if not items:
+                    self._clear_failures(plan.study_uid)
+                    return 0, ""
         if unavailable is not None:
             raise PacsUnavailableError(
                 f"{unavailable} (gave up after {self.options.max_retries + 1} attempts)"
             )
         return missing, reason
+
+    def _replan(self, plan: StudyPlan) -> tuple[StudyPlan, list[MoveItem]]:
+        study = self._studies[plan.study_uid]
+        with PacsQuerier(self.peer, self.network) as querier:
+            fresh = plan_study(
+                querier, self.spool, study, self.options.policy, allow_unlisted_study_move=False
+            )
+        for uid, series_uid in fresh.listed.items():
+            self.writer.expect(uid, fresh.study_uid, series_uid)
+        return fresh, list(fresh.items)
 
     def _run_items(
         self, plan: StudyPlan, items: Sequence[MoveItem], outcomes: dict[MoveItem, MoveOutcome]
@@ -538,8 +584,14 @@ class PartitionRetriever:
                 for series_uid, uids in by_series.items():
                     remaining.extend(_image_items(plan.study_uid, series_uid, uids))
                 continue
-            # Whole series the PACS did not list: trust the final status and the sub-operation counts.
+            # Whole series/study not listed: trust the final status and the sub-operation counts.
             if outcome is not None and outcome.status == 0x0000 and outcome.failed == 0:
+                continue
+            if (
+                item.level == "STUDY"
+                and item.expected
+                and study_known_count(self.spool, item.study_uid) >= item.expected
+            ):
                 continue
             if (
                 item.series_uid

@@ -46,6 +46,7 @@ _UID_TAGS = [Tag(0x0020, 0x000D), Tag(0x0020, 0x000E)]
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC210
+STATUS_NOT_REQUESTED = 0xA900  # "data set does not match SOP class" is the nearest refusal PS3.4 offers
 
 
 def _element(group: int, element: int, vr: bytes, value: bytes) -> bytes:
@@ -87,6 +88,7 @@ class ReceiveCounters:
     bytes: int = 0
     failed: int = 0
     parsed_headers: int = 0
+    refused: int = 0
 
 
 class SpoolWriter:
@@ -98,7 +100,13 @@ class SpoolWriter:
         self.source = source
         self.counters = ReceiveCounters()
         self._expected: dict[str, InstanceContext] = {}
+        self._studies: set[str] | None = None  # None: accept any study (e.g. a listener)
         self._lock = threading.Lock()
+
+    def accept_studies(self, study_uids: set[str]) -> None:
+        """Refuse instances of any other study (a stray sub-operation must not land in this partition)."""
+        with self._lock:
+            self._studies = set(study_uids)
 
     def expect(self, sop_instance_uid: str, study_uid: str, series_uid: str) -> None:
         """Announce an instance we asked for, so its UIDs need not be parsed from the bytes."""
@@ -135,6 +143,11 @@ class SpoolWriter:
             with self._lock:
                 self.counters.failed += 1
             return STATUS_CANNOT_UNDERSTAND
+        if self._studies is not None and context.study_uid not in self._studies:
+            log.warning("instance %s: of a study this retrieval did not ask for; refused", sop_uid)
+            with self._lock:
+                self.counters.refused += 1
+            return STATUS_NOT_REQUESTED
         try:
             record = self.spool.store(
                 (meta, dataset),

@@ -83,7 +83,12 @@ class RunningDemo:
 @pytest.fixture()
 def demo(archive: Archive) -> Iterator[RunningDemo]:
     lake_port = free_port()
-    pacs = DemoPacs(archive.folder, "DEMO_PACS", known_destinations={LAKE_AE: ("127.0.0.1", lake_port)})
+    pacs = DemoPacs(
+        archive.folder,
+        "DEMO_PACS",
+        known_destinations={LAKE_AE: ("127.0.0.1", lake_port)},
+        options=NetworkOptions(acse_timeout_s=5, dimse_timeout_s=5, network_timeout_s=5),
+    )
     port = pacs.start()
     try:
         yield RunningDemo(
