@@ -1,5 +1,7 @@
 """De-identification stage: spool instances of a partition -> research-zone instances (+ leak check)."""
 
+from typing import Any
+
 import dagster as dg
 
 from orchestration.partitions import study_date_partitions
@@ -66,6 +68,11 @@ def phi_leak_check(
     """Fails when any output of the partition still held a source identifier (those were quarantined)."""
     partition_key = context.partition_key if context.has_partition_key else None
     summary = read_summary(ResearchStore(deid.research_root()), partition_key) if partition_key else None
+    return leak_check_result(summary)
+
+
+def leak_check_result(summary: dict[str, Any] | None) -> dg.AssetCheckResult:
+    """Pass only when the partition's summary records a leak verification with no hit."""
     if summary is None:
         return dg.AssetCheckResult(
             passed=False, metadata={"reason": "no de-identification summary for the partition"}

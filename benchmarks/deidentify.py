@@ -64,7 +64,7 @@ def _run(name: str, files: list[Path], out: Path, one: Callable[[Path, Path], No
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", type=int, default=420)
+    parser.add_argument("--studies", type=int, default=750)
     parser.add_argument("--images-per-series", type=int, default=6)
     args = parser.parse_args(argv)
 

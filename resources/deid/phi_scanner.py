@@ -282,23 +282,21 @@ class DenyList:
             if phone_alternatives
             else None
         )
-        self._regex: re.Pattern[str] | None = None
-        self._regex_any_case: re.Pattern[str] | None = None
-        if terms:
-            pattern = r"(?<![^\W_])" + trie_pattern(self._entity_of) + r"(?![^\W_])"
-            self._regex = re.compile(pattern)  # run on lower-cased text
-            self._regex_any_case = re.compile(pattern, re.IGNORECASE)
+        self._pattern = r"(?<![^\W_])" + trie_pattern(self._entity_of) + r"(?![^\W_])" if terms else ""
+        self._regex = re.compile(self._pattern) if terms else None  # run on lower-cased text
+        self._regex_any_case: re.Pattern[str] | None = None  # compiled when first needed (rare)
 
     def find(self, text: str) -> list[Span]:
         spans: list[Span] = []
-        if self._regex is not None and self._regex_any_case is not None:
+        if self._regex is not None:
             lowered = text.lower()
             # Lower-casing keeps offsets unless a character changes length (rare): then search as is.
-            matches = (
-                self._regex.finditer(lowered)
-                if len(lowered) == len(text)
-                else self._regex_any_case.finditer(text)
-            )
+            if len(lowered) == len(text):
+                matches = self._regex.finditer(lowered)
+            else:
+                if self._regex_any_case is None:
+                    self._regex_any_case = re.compile(self._pattern, re.IGNORECASE)
+                matches = self._regex_any_case.finditer(text)
             for match in matches:
                 entity = self._entity_of.get(match.group(0).lower(), "PERSON")
                 spans.append(Span(match.start(), match.end(), entity, 1.0))
