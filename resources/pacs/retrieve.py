@@ -321,6 +321,7 @@ class PartitionRetriever:
         self._moves = 0
         self._retries = 0
         self._studies: dict[str, IndexedStudy] = {}
+        self._planning_s = 0.0
 
     # -- public ------------------------------------------------------------------------------------
     def retrieve(self, studies: Sequence[IndexedStudy]) -> RetrievalSummary:
@@ -345,26 +346,24 @@ class PartitionRetriever:
         summary.series = sum(len(s.series) for s in studies)
         self._studies = {s.study_uid: s for s in studies}
         self.writer.accept_studies(set(self._studies))
-        plans = self._plan_with_retries(studies)
-        summary.planning_s = time.monotonic() - began
-        summary.instances_expected = sum(p.expected + p.already_present for p in plans)
-        summary.instances_already_present = sum(p.already_present for p in plans)
-        for plan in plans:
-            for uid, series_uid in plan.listed.items():
-                self.writer.expect(uid, plan.study_uid, series_uid)
-        todo = [p for p in plans if p.items]
+        # Each worker plans its study (image-level C-FINDs on its own association) and then moves it,
+        # so with concurrent moves the planning of one study overlaps the moves of others.
+        plans: list[StudyPlan] = []
         failures: list[tuple[StudyPlan, int, str]] = []
         errors: list[PacsError] = []
-        with self._storage_scp() if todo else contextlib.nullcontext():
-            workers = max(1, min(self.options.concurrent_moves, len(todo) or 1))
+        with self._storage_scp() if studies else contextlib.nullcontext():
+            workers = max(1, min(self.options.concurrent_moves, len(studies) or 1))
             if workers == 1:
-                for plan in todo:
-                    self._collect(plan, failures, errors)
+                for study in studies:
+                    self._collect(study, plans, failures, errors)
                     if any(isinstance(e, PacsRefusedError | PacsUnavailableError) for e in errors):
                         break
             else:
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pacs-move") as pool:
-                    list(pool.map(lambda p: self._collect(p, failures, errors), todo))
+                    list(pool.map(lambda study: self._collect(study, plans, failures, errors), studies))
+        summary.planning_s = self._planning_s
+        summary.instances_expected = sum(p.expected + p.already_present for p in plans)
+        summary.instances_already_present = sum(p.already_present for p in plans)
         summary.instances_retrieved = self.writer.counters.received
         summary.bytes_retrieved = self.writer.counters.bytes
         summary.instances_failed = sum(n for _, n, _ in failures)
@@ -390,8 +389,16 @@ class PartitionRetriever:
         return summary
 
     # -- internals ---------------------------------------------------------------------------------
-    def _plan_with_retries(self, studies: Sequence[IndexedStudy]) -> list[StudyPlan]:
-        """Plan every study (image-level C-FINDs), retrying a PACS that is down with backoff."""
+    def _plan_with_retries(self, study: IndexedStudy) -> StudyPlan:
+        """Plan one study (image-level C-FINDs), retrying a PACS that is down with backoff."""
+        began = time.monotonic()
+        try:
+            return self._plan_attempts(study)
+        finally:
+            with self._lock:
+                self._planning_s += time.monotonic() - began
+
+    def _plan_attempts(self, study: IndexedStudy) -> StudyPlan:
         attempts = self.options.max_retries + 1
         for attempt in range(attempts):
             if attempt:
@@ -400,12 +407,12 @@ class PartitionRetriever:
                 self._sleep(self.options.retry_backoff_s * (2 ** (attempt - 1)))
             try:
                 with PacsQuerier(self.peer, self.network) as querier:
-                    return [plan_study(querier, self.spool, study, self.options.policy) for study in studies]
+                    return plan_study(querier, self.spool, study, self.options.policy)
             except PacsUnavailableError as exc:
                 log.warning("partition %s: planning attempt %d: %s", self.partition_key, attempt + 1, exc)
                 if attempt == attempts - 1:
                     raise PacsUnavailableError(
-                        f"{exc} (gave up after {attempts} attempts; nothing was retrieved in this run)"
+                        f"{exc} (gave up after {attempts} attempts while planning study {study.study_uid})"
                     ) from None
         raise AssertionError("unreachable")
 
@@ -431,9 +438,20 @@ class PartitionRetriever:
             scp.stop()
 
     def _collect(
-        self, plan: StudyPlan, failures: list[tuple[StudyPlan, int, str]], errors: list[PacsError]
+        self,
+        study: IndexedStudy,
+        plans: list[StudyPlan],
+        failures: list[tuple[StudyPlan, int, str]],
+        errors: list[PacsError],
     ) -> None:
         try:
+            plan = self._plan_with_retries(study)
+            with self._lock:
+                plans.append(plan)
+            for uid, series_uid in plan.listed.items():
+                self.writer.expect(uid, plan.study_uid, series_uid)
+            if not plan.items:
+                return
             missing, reason = self._retrieve_study(plan)
         except PacsError as exc:
             with self._lock:
