@@ -220,16 +220,14 @@ class Deidentifier:
         Raises
         ------
         UnreadableInstanceError
-            Naming the file and the reason (no meta header, truncated, undecodable).
+            Naming the file and the reason (no meta header, undecodable); truncation is found
+            while de-identifying (values are read lazily).
         """
         name = Path(path).name
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 ds = pydicom.dcmread(path)
-                _touch_everything(ds)
-        except UnreadableInstanceError as exc:
-            raise UnreadableInstanceError(f"{name}: {exc}") from None
         except InvalidDicomError:
             raise UnreadableInstanceError(f"{name}: not a DICOM file with a meta header (PS3.10)") from None
         except Exception as exc:  # pydicom raises many types for damaged input
@@ -258,7 +256,8 @@ class Deidentifier:
             _raise_on_untrusted(name, caught)
             return result
         except UnreadableInstanceError as exc:
-            return DeidResult("quarantined", name, reasons=[str(exc)])
+            reason = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+            return DeidResult("quarantined", name, reasons=[reason])
         except Exception as exc:  # damaged values surface lazily while walking
             logger.debug("de-identification of %s failed", name, exc_info=False)
             return DeidResult(
@@ -520,28 +519,6 @@ def _as_list(value: object) -> list[object]:
     return [value]
 
 
-def _touch_everything(ds: Dataset) -> None:
-    """Convert every raw element now, so damaged values fail at read time with the file's name.
-
-    Raises
-    ------
-    UnreadableInstanceError
-        If a value is shorter than its declared length (pydicom reads a truncated file silently).
-    """
-    for tag in list(ds.keys()):
-        raw = ds.get_item(tag)
-        if (
-            isinstance(raw, RawDataElement)
-            and isinstance(raw.value, bytes)
-            and raw.length != 0xFFFFFFFF
-            and len(raw.value) < raw.length
-        ):
-            raise UnreadableInstanceError(f"truncated at {tag_label(int(tag))}")
-        if raw_vr(ds, int(tag)) == "SQ":
-            for item in ds[tag].value or []:
-                _touch_everything(item)
-
-
 def _raise_on_untrusted(name: str, caught: list[warnings.WarningMessage]) -> None:
     for warning in caught:
         text = str(warning.message).lower()
@@ -595,7 +572,13 @@ def _dummy(elem: DataElement, pseudonyms: Pseudonymiser) -> None:
 
 
 def collect_identifiers(ds: Dataset) -> Identifiers:
-    """Every identifying value of the source header at every depth (names, IDs, dates, address, phone)."""
+    """Every identifying value of the source header at every depth (names, IDs, dates, address, phone).
+
+    Raises
+    ------
+    UnreadableInstanceError
+        If a value is shorter than its declared length (a truncated file).
+    """
     names: set[str] = set()
     ids: set[str] = set()
     births: set[str] = set()
@@ -605,6 +588,15 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
     def walk(item: Dataset) -> None:
         for key in list(item.keys()):
             tag = int(key)
+            raw = item.get_item(key)
+            # pydicom reads a truncated file silently: a value shorter than its declared length says so.
+            if (
+                isinstance(raw, RawDataElement)
+                and isinstance(raw.value, bytes)
+                and raw.length != 0xFFFFFFFF
+                and len(raw.value) < raw.length
+            ):
+                raise UnreadableInstanceError(f"truncated at {tag_label(tag)}")
             vr = raw_vr(item, tag)
             if vr == "SQ":
                 for child in item[key].value or []:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_GENERIC_CACHE_SIZE = 100_000
+_GENERIC_CACHE_SIZE = 20_000
 _SCORE_THRESHOLD = 0.5
 # Presidio entity -> the placeholder written in place of the span.
 GENERIC_ENTITIES = (
@@ -305,7 +305,7 @@ class DenyList:
         return spans
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def deny_list_for(identifiers: Identifiers) -> DenyList:
     """Deny lists are cached: the instances of one study share one identifier set."""
     return DenyList(identifiers)

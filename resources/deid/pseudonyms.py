@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from functools import lru_cache
 
-_UID_CACHE_SIZE = 200_000
+_UID_CACHE_SIZE = 16_384
 
 
 class Pseudonymiser:
