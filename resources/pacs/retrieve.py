@@ -431,7 +431,15 @@ class PartitionRetriever:
             port=self.options.storage_scp_port,
             options=self.network,
         )
-        scp.start()
+        try:
+            scp.start()
+        except OSError as exc:
+            raise PacsError(
+                f"our storage SCP could not listen on {self.options.storage_scp_bind}:"
+                f"{self.options.storage_scp_port} for the C-MOVE sub-operations ({exc.strerror or exc}); "
+                "another retrieval may hold the port: keep the 'pacs' pool limit at 1 per storage SCP port, "
+                "or use pacs.retrieve_method: get"
+            ) from exc
         try:
             yield
         finally:

@@ -13,6 +13,7 @@ from pynetdicom import evt
 from resources.pacs.demo_pacs import DemoPacs
 from resources.pacs.errors import (
     OutsideAllowedWindowError,
+    PacsError,
     PacsRefusedError,
     PacsUnavailableError,
     RetrievalIncompleteError,
@@ -315,3 +316,15 @@ def test_sr_series_without_image_level_answer_are_retrieved_whole(tmp_path: Path
     sr_uids = {uid for s in study.dose_series + study.other_sr_series for uid in study.series[s]}
     image_first = study.series[f"{study.study_uid}.1"][0]
     assert set(_spool_uids(spool)) == sr_uids | {image_first}
+
+
+def test_storage_port_in_use_gives_a_clear_error(demo: RunningDemo, tmp_path: Path) -> None:
+    import socket
+
+    spool = SpoolStore(tmp_path / "spool", fsync=False)
+    _index(demo, spool)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", demo.lake_port))
+        holder.listen()
+        with pytest.raises(PacsError, match=r"could not listen on 127\.0\.0\.1:\d+"):
+            _retrieve(demo, spool, policy="metadata")
