@@ -116,7 +116,7 @@ def read_header(path: Path) -> Dataset:
         If the file is not DICOM or is truncated; the message names the file and the reason.
     """
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(HEADER_TAGS))
+        return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAG_LIST)
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError) as exc:
         raise UnreadableHeaderError(f"{path.name}: unreadable DICOM header ({type(exc).__name__})") from None
 
@@ -142,6 +142,8 @@ _STRING_VRS = {
 }
 _BINARY_FORMATS = {"FD": "d", "FL": "f", "US": "H", "UL": "I", "SS": "h", "SL": "i"}
 _KEYWORD_BY_TAG = {Tag(keyword): keyword for keyword in HEADER_TAGS}
+# Tags, not keywords: pydicom would look every keyword up again for every file.
+_HEADER_TAG_LIST = list(_KEYWORD_BY_TAG)
 
 
 def header_values(ds: Dataset) -> dict[str, Any]:
