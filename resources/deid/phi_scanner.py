@@ -92,6 +92,8 @@ def build_analyzer(spacy_model: str | None = None) -> AnalyzerEngine:
     OSError
         If ``spacy_model`` is named but not installed (spaCy's own error).
     """
+    # presidio logs its device and every recognizer it loads at INFO: noise for one scanner per process.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
     from presidio_analyzer.predefined_recognizers import (
         DateRecognizer,
