@@ -102,3 +102,14 @@ def test_replacing_one_partition_leaves_the_others(make_warehouse: Warehouse) ->
     make_warehouse.replace_partition(Lineage("2026-11-10", "b"), {Instance: _instances("2026-11-10", 2)})
     assert len(_rows(make_warehouse, "2026-11-10")) == 2
     assert len(_rows(make_warehouse, "2026-11-11")) == 6
+
+
+def test_upgrade_adopts_dose_tables_created_straight_from_the_models(make_warehouse: Warehouse) -> None:
+    import resources.dose.tables as dose_tables
+
+    dose = [SQLModel.metadata.tables[m.__tablename__] for m in dose_tables.ALL_TABLES]
+    SQLModel.metadata.create_all(make_warehouse.engine, tables=dose)
+    make_warehouse.upgrade()
+    _import_all_tables()
+    with make_warehouse.engine.connect() as con:
+        assert compare_metadata(MigrationContext.configure(con), SQLModel.metadata) == []
