@@ -247,6 +247,14 @@ class Identifiers:
         return terms
 
 
+_REGEX_SPECIAL = frozenset("\\.^$*+?{}[]|()#&~- \t\n\r\v\f")
+
+
+def _escape(char: str) -> str:
+    # re.escape per character is a third of the cost of building a deny list.
+    return "\\" + char if char in _REGEX_SPECIAL else char
+
+
 def trie_pattern(words: Iterable[str]) -> str:
     """One regular expression matching any of ``words``, as a character trie.
 
@@ -263,7 +271,7 @@ def trie_pattern(words: Iterable[str]) -> str:
 
     def build(node: dict[str, Any]) -> str:
         ends_here = "" in node
-        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        branches = [_escape(char) + build(child) for char, child in sorted(node.items()) if char]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
