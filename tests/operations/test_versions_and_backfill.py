@@ -32,7 +32,7 @@ def test_data_version_follows_file_content_and_names(tmp_path: Path) -> None:
     assert data_version_of(table.parent) != folder_version
     (tmp_path / "factors" / "extra.csv").write_text("x\n")
     assert data_version_of(table.parent) != data_version_of(table)
-    with pytest.raises(FileNotFoundError, match="missing.csv"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.csv"):
         data_version_of(tmp_path / "missing.csv")
 
 
