@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 2000
 SQLITE_BUSY_TIMEOUT_S = 600
+_MIGRATION_LOCK_KEY = 0x44434D4C  # "DCML": the advisory lock id of warehouse migrations
 MIGRATIONS_FOLDER = Path(__file__).resolve().parent / "migrations"
 
 
@@ -112,11 +113,24 @@ class Warehouse:
         SQLModel.metadata.create_all(self.engine)
 
     def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema to ``revision`` with the Alembic migrations (the way real sites update)."""
+        """Bring the schema to ``revision`` with the Alembic migrations (the way real sites update).
+
+        Cheap when the schema is already there (every run calls it). On PostgreSQL an advisory lock
+        makes partition runs that start together migrate one after the other.
+        """
         from alembic import command
+        from alembic.script import ScriptDirectory
 
         with self.engine.begin() as connection:
-            command.upgrade(self._alembic_config(connection), revision)
+            config = self._alembic_config(connection)
+            head = ScriptDirectory.from_config(config).get_current_head()
+            if revision == "head" and self._revision_on(connection) == head:
+                return
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            command.upgrade(config, revision)
 
     def downgrade(self, revision: str) -> None:
         from alembic import command
@@ -125,10 +139,14 @@ class Warehouse:
             command.downgrade(self._alembic_config(connection), revision)
 
     def current_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return self._revision_on(connection)
+
+    @staticmethod
+    def _revision_on(connection: sa.Connection) -> str | None:
         from alembic.runtime.migration import MigrationContext
 
-        with self.engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        return MigrationContext.configure(connection).get_current_revision()
 
     def _alembic_config(self, connection: sa.Connection) -> Any:
         from alembic.config import Config

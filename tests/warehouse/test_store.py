@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,3 +116,25 @@ def test_upgrade_adopts_dose_tables_created_straight_from_the_models(make_wareho
     _import_all_tables()
     with make_warehouse.engine.connect() as con:
         assert compare_metadata(MigrationContext.configure(con), SQLModel.metadata) == []
+
+
+def test_runs_that_upgrade_at_the_same_time_all_succeed(make_warehouse: Warehouse) -> None:
+    # Separate processes, like Dagster's run workers (Alembic's context is process-global).
+    code = (
+        "import sys; from resources.warehouse import Warehouse; "
+        "Warehouse(sys.argv[1], schema=sys.argv[2] or None).upgrade()"
+    )
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, make_warehouse.url, make_warehouse.schema or ""],
+            cwd=root,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    failures = [p.communicate(timeout=120)[1][-300:] for p in procs if p.wait(timeout=120) != 0]
+    assert failures == []
+    assert make_warehouse.current_revision() is not None
+    assert "study" in make_warehouse.table_names()
