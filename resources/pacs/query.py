@@ -14,7 +14,7 @@ Quirks handled here (PS3.4 C.3 makes most return keys optional, and real archive
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -154,8 +154,11 @@ class PacsQuerier:
             self._answered = False
         return self._assoc
 
-    def find(self, query: Dataset) -> Iterator[Dataset]:
-        """Run one Study Root C-FIND and yield the matches.
+    def find(self, query: Dataset) -> list[Dataset]:
+        """Run one Study Root C-FIND and return the matches.
+
+        An association that drops mid-query (idle timeout on the PACS side, a restart) is re-opened
+        and the query repeated once before giving up.
 
         Raises
         ------
@@ -166,17 +169,30 @@ class PacsQuerier:
         PacsUnavailableError
             When the association drops or times out mid-query.
         """
+        try:
+            return self._find_once(query, first_try=True)
+        except PacsUnavailableError as exc:
+            log.warning("%s; re-opening the association and repeating the query once", exc)
+            self.close()
+            return self._find_once(query, first_try=False)
+
+    def _find_once(self, query: Dataset, *, first_try: bool) -> list[Dataset]:
         assoc = self._association()
         level = query.get("QueryRetrieveLevel", "?")
         got_final = False
+        matches: list[Dataset] = []
+        undecodable = 0
         for status, identifier in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
             if not status:  # empty Dataset: timeout, abort or invalid response
                 break
             code = int(status.Status)
             self._answered = True
             if code in _PENDING:
-                if identifier is not None:
-                    yield identifier
+                if identifier is None:
+                    # pynetdicom could not decode a match: the answer would be silently incomplete.
+                    undecodable += 1
+                else:
+                    matches.append(identifier)
                 continue
             got_final = True
             if code == 0x0000:
@@ -191,7 +207,7 @@ class PacsQuerier:
             )
         if not got_final:
             self._assoc = None
-            if not self._answered:
+            if not self._answered and first_try:
                 # Orthanc and others accept the association, then abort the first request of an AE
                 # title they do not know.
                 raise PacsRefusedError(
@@ -203,6 +219,12 @@ class PacsQuerier:
                 f"PACS {self.peer.describe()}: {level}-level C-FIND got no final response "
                 "(association aborted or timed out)"
             )
+        if undecodable:
+            raise PacsUnavailableError(
+                f"PACS {self.peer.describe()}: {undecodable} {level}-level C-FIND matches "
+                "could not be decoded"
+            )
+        return matches
 
     # -- the three levels -----------------------------------------------------------------------------
     def find_studies(

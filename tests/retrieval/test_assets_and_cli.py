@@ -127,8 +127,9 @@ def test_pacs_echo_and_find_print_uids_and_counts_but_no_descriptions(
 ) -> None:
     assert main(["--config", str(site.config_path), "pacs", "echo"]) == 0
     assert "C-ECHO DEMO_PACS@127.0.0.1" in capsys.readouterr().out
-    assert main(["--config", str(site.config_path), "pacs", "find", "--date", PARTITION]) == 0
+    code = main(["--config", str(site.config_path), "pacs", "find", "--date", PARTITION])
     captured = capsys.readouterr()
+    assert code == 0, captured.err
     descriptions = {
         str(ds.StudyDescription)
         for ds in (dcmread(p, stop_before_pixels=True) for p in site.pacs.folder.rglob("*.dcm"))
@@ -136,23 +137,10 @@ def test_pacs_echo_and_find_print_uids_and_counts_but_no_descriptions(
     }
     assert "STUDY_UID" in captured.out and "studies on 2026-11-09" in captured.out
     assert not any(d in captured.out for d in descriptions)
-    assert (
-        main(
-            [
-                "--config",
-                str(site.config_path),
-                "pacs",
-                "find",
-                "--date",
-                PARTITION,
-                "--level",
-                "series",
-                "--show-descriptions",
-            ]
-        )
-        == 0
-    )
+    args = ["--config", str(site.config_path), "pacs", "find", "--date", PARTITION, "--level", "series"]
+    code = main([*args, "--show-descriptions"])
     captured = capsys.readouterr()
+    assert code == 0, captured.err
     assert "WARNING" in captured.err
     assert "SERIES_UID" in captured.out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,9 +162,18 @@ def test_orthanc_refusing_our_ae_title_gives_a_clear_error(orthanc_archive: tupl
 def dcmqrscp_archive(dcmqrscp: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pacs, Archive]:
     archive = build_archive(tmp_path_factory.mktemp("dcmqrscp-archive"))
     dcmqrscp.peer.load(sorted(archive.folder.rglob("*.dcm")))
-    return Pacs(
-        dcmqrscp.peer.port, dcmqrscp.peer.ae_title, dcmqrscp.lake_ae_title, dcmqrscp.lake_port
-    ), archive
+    pacs = Pacs(dcmqrscp.peer.port, dcmqrscp.peer.ae_title, dcmqrscp.lake_ae_title, dcmqrscp.lake_port)
+    # dcmqrscp serves each association from a forked child that updates the archive index: wait until
+    # every stored series is visible before the tests query it.
+    expected = sum(len(s.series) for s in archive.partition_studies)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with PacsQuerier(pacs.peer, NETWORK) as querier:
+            seen = sum(len(querier.find_series(s.study_uid)) for s in archive.partition_studies)
+        if seen == expected:
+            break
+        time.sleep(0.1)
+    return pacs, archive
 
 
 @pytest.mark.dcmtk
@@ -178,6 +188,7 @@ def test_dcmqrscp_index_falls_back_to_series_modalities_and_retrieves(
     spool = SpoolStore(tmp_path / "spool", fsync=False)
     summary = pacs.index(spool)
     assert summary.studies_selected == 2  # CT selected from the series' modalities
+    assert summary.series == sum(len(s.series) for s in archive.partition_studies)
     meta = pacs.retrieve(spool, policy="metadata")
     # dcmqrscp answers IMAGE level without SOP Class UID, so a non-dose SR cannot be ruled out and is
     # retrieved too ("when unsure, retrieve the SR series").
