@@ -210,6 +210,11 @@ class StorageListener:
     status_file
         If given, a JSON heartbeat (pid, port, counters) rewritten every few seconds while serving:
         ``dicom-lake health`` reads it.
+
+    Raises
+    ------
+    ListenerConfigError
+        If no calling AE title is allowed or the engine is unknown.
     """
 
     def __init__(
