@@ -115,13 +115,14 @@ class Warehouse:
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` with the Alembic migrations (the way real sites update).
 
-        Cheap when the schema is already there (every run calls it). On PostgreSQL an advisory lock
-        makes partition runs that start together migrate one after the other.
+        Cheap when the schema is already there (every run calls it). Runs that start together migrate
+        one after the other: PostgreSQL through an advisory lock, a SQLite file through a lock file
+        beside it.
         """
         from alembic import command
         from alembic.script import ScriptDirectory
 
-        with self.engine.begin() as connection:
+        with self._migration_file_lock(), self.engine.begin() as connection:
             config = self._alembic_config(connection)
             head = ScriptDirectory.from_config(config).get_current_head()
             if revision == "head" and self._revision_on(connection) == head:
@@ -130,7 +131,24 @@ class Warehouse:
                 connection.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                 )
+                if revision == "head" and self._revision_on(connection) == head:
+                    return  # another run migrated while this one waited for the lock
             command.upgrade(config, revision)
+
+    @contextlib.contextmanager
+    def _migration_file_lock(self) -> Iterator[None]:
+        database = self.engine.url.database if self.dialect == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.migrate.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def downgrade(self, revision: str) -> None:
         from alembic import command
