@@ -19,7 +19,7 @@ for the same studies: bytes and time. Not part of the test suite.
 
 Measured on the shared 2-core machine (load average 5-7), 2,371 instances, 30 studies: dcmtk 1,966
 inst/s on one association and 2,016 with 4 movescu at once; ours 117 inst/s (0.06x) and 204 inst/s
-(0.10x). The targets are not met. For scale, on the same run conditions a pynetdicom storage SCP whose
+(0.10x). The targets are not met. For scale, minutes later on the same machine a pynetdicom storage SCP whose
 handler does nothing received 293 inst/s on one association, 221 inst/s writing atomically without
 fsync and 136 with our fsync'd spool writes: pynetdicom's per-message polling sets the floor.
 Metadata policy: 8.7 % of the bytes in 48 % of the time of full retrieval.
