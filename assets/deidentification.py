@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.partitions import study_date_partitions
-from orchestration.versions import data_version_of, versioned
+from orchestration.versions import data_version_of, site_section_version, versioned
 from resources.deid.engine import SAFE_PRIVATE_CSV
 from resources.deid.options import OPTIONS_CSV
 from resources.deid.partition_run import deidentify_partition, read_summary
@@ -15,7 +15,12 @@ from resources.quarantine import QuarantineStore
 from resources.research_store import ResearchStore
 from resources.spool.store import SpoolStore
 
-CODE_VERSION = versioned("deid-1", data_version_of(TABLE_CSV, OPTIONS_CSV, SAFE_PRIVATE_CSV))
+# The PS3.15 table, the option columns, the private allow-list and the site's chosen options.
+CODE_VERSION = versioned(
+    "deid-1",
+    data_version_of(TABLE_CSV, OPTIONS_CSV, SAFE_PRIVATE_CSV),
+    site_section_version("deidentification"),
+)
 
 
 @dg.asset(

@@ -1,9 +1,18 @@
 """Dose assets: CT irradiation events, per-study dose, effective dose (partitioned by study date)."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from orchestration.partitions import study_date_partitions
+from orchestration.versions import data_version_of, site_section_version, versioned
 from resources.dose.resource import DoseResource
+
+DOSE_DATA = Path(__file__).resolve().parent.parent / "resources" / "dose"
+# Editing a factor set or choosing another one in the site file marks effective dose stale.
+EFFECTIVE_DOSE_VERSION = versioned(
+    "effective-dose-1", data_version_of(DOSE_DATA / "k_factors"), site_section_version("dose")
+)
 
 
 @dg.asset(
@@ -68,6 +77,7 @@ def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mate
 
 
 @dg.asset(
+    code_version=EFFECTIVE_DOSE_VERSION,
     partitions_def=study_date_partitions,
     group_name="dose",
     kinds={"python", "sql"},

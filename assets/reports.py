@@ -1,12 +1,26 @@
 """Whole-warehouse dose reports: DRL audit and per-patient cumulative dose (not partitioned)."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets.dose import effective_dose, study_dose
+from orchestration.versions import data_version_of, site_section_version, versioned
 from resources.dose.resource import DoseResource, dlp_plot_markdown
+
+_RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+# DRL sets, the exam -> DRL category mapping, the exam-name normalisation and the chosen set.
+DRL_AUDIT_VERSION = versioned(
+    "drl-audit-1",
+    data_version_of(_RESOURCES / "dose" / "drl_sets", _RESOURCES / "dose" / "drl_mapping.csv"),
+    data_version_of(*sorted((_RESOURCES / "curation").glob("*.csv"))),
+    site_section_version("dose"),
+)
+CUMULATIVE_VERSION = versioned("cumulative-1", site_section_version("dose"))
 
 
 @dg.asset(
+    code_version=DRL_AUDIT_VERSION,
     group_name="reports",
     kinds={"python", "sql"},
     deps=[study_dose],
@@ -33,6 +47,7 @@ def drl_audit(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mater
 
 
 @dg.asset(
+    code_version=CUMULATIVE_VERSION,
     group_name="reports",
     kinds={"python", "sql"},
     deps=[effective_dose],

@@ -12,7 +12,8 @@ from resources.pacs.resource import PacsResource
 from resources.site_resource import SiteConfigResource
 from resources.warehouse.resource import WarehouseResource
 
-_site = SiteConfigResource(config_path=dg.EnvVar("DICOM_LAKE_CONFIG").get_value())
+# The site file is found through $DICOM_LAKE_CONFIG when a run starts (see SiteConfigResource).
+_site = SiteConfigResource()
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([retrieval, deidentification, curation, dose, reports]),

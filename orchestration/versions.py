@@ -58,3 +58,20 @@ def settings_version(settings: Mapping[str, Any] | Any) -> str:
 def versioned(base: str, *parts: str) -> str:
     """Join a hand-bumped code version with data/settings digests: ``deid-2+3fa1c0d2e9b4+...``."""
     return "+".join((base, *parts))
+
+
+def site_section_version(section: str) -> str:
+    """A digest of one section of the site file the Definitions were loaded with.
+
+    Settings that change an asset's output (the de-identification options, the factor set, the DRL
+    set) live in the site file, not in code: folding them into the code version makes a change of
+    option mark the affected partitions stale. A site file that cannot be read gives a fixed marker;
+    the runs themselves then fail with the configuration error.
+    """
+    from resources.site_config import SiteConfigError, load_site_config
+
+    try:
+        config = load_site_config()
+    except SiteConfigError:
+        return "unconfigured"
+    return settings_version(getattr(config, section))

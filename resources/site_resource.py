@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
 import dagster as dg
 
-from resources.site_config import SiteConfig, load_site_config
+from resources.site_config import CONFIG_ENV_VAR, SiteConfig, load_site_config
 
 
 @cache
@@ -16,11 +17,13 @@ def _load_cached(path: str | None, mtime: float) -> SiteConfig:
 
 
 class SiteConfigResource(dg.ConfigurableResource):
-    """Points at the site file; None means ``$DICOM_LAKE_CONFIG`` or ``./dicom-lake.yaml``."""
+    """Points at the site file; None: ``$DICOM_LAKE_CONFIG`` (read when used), else ``./dicom-lake.yaml``."""
 
     config_path: str | None = None
 
     def load(self) -> SiteConfig:
-        path = self.config_path
+        # Resolve the path now, not at definition time, so a process that changes the environment
+        # (the demo, tests) never reads a stale file; the cache key includes the file's mtime.
+        path = self.config_path or os.environ.get(CONFIG_ENV_VAR) or None
         mtime = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
         return _load_cached(path, mtime)
