@@ -10,6 +10,10 @@ receiver callback, which decides the status.
 
 Only what a storage SCP needs is implemented: no SCU role, no extended negotiation (those
 sub-items are ignored, so the defaults apply), no asynchronous operations (one message at a time).
+
+Also used as the C-MOVE destination of a retrieval (:mod:`resources.pacs.storage_scp`), where the
+calling and called AE titles are not checked (the PACS's own title is whatever it is configured with)
+and a receiver may raise :class:`AbortAssociation` to abort the sending association.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ class ProtocolViolation(Exception):
     """The peer sent something a storage SCP cannot follow: the association is aborted."""
 
 
+class AbortAssociation(ProtocolViolation):
+    """Raised by a receiver to abort the association it is receiving on (A-ABORT to the peer)."""
+
+
 @dataclass(frozen=True)
 class AcceptorSettings:
     ae_title: str
@@ -75,6 +83,9 @@ class AcceptorSettings:
     tcp_nodelay: bool = True
     acse_timeout_s: float = 30.0
     network_timeout_s: float = 120.0
+    # A C-MOVE destination serves whichever AE title the PACS calls with (pynetdicom's defaults).
+    check_calling_ae_title: bool = True
+    check_called_ae_title: bool = True
 
 
 @dataclass
@@ -171,6 +182,8 @@ class NativeAcceptor:
         bind: tuple[str, int],
         reuse_port: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        thread_name: str = "listener-accept",
+        poll_interval_s: float = 0.5,
     ) -> None:
         self.settings = settings
         self.receiver = receiver
@@ -198,8 +211,12 @@ class NativeAcceptor:
 
         self._server = Server(bind, Handler)
         self.port = int(self._server.server_address[1])
+        # A short poll interval makes shutdown() quick (it waits for the serving loop's next turn).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="listener-accept", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": poll_interval_s},
+            name=thread_name,
+            daemon=True,
         )
 
     def start(self) -> int:
@@ -300,10 +317,10 @@ class NativeAcceptor:
                         peer_max_pdu = struct.unpack_from(">I", value, sub + 4)[0]
                     sub += 4 + sub_length
 
-        if called != self.settings.ae_title:
+        if self.settings.check_called_ae_title and called != self.settings.ae_title:
             self._reject(sock, peer, REJECT_CALLED_AE, "called AE title is not ours")
             return None
-        if calling not in self.settings.allowed_calling_ae_titles:
+        if self.settings.check_calling_ae_title and calling not in self.settings.allowed_calling_ae_titles:
             self._reject(
                 sock, peer, REJECT_CALLING_AE, "calling AE title not in listener.allowed_calling_ae_titles"
             )

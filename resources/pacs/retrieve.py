@@ -23,6 +23,14 @@ backoff, up to ``retrieval.max_retries`` times. A PACS that cannot be reached fa
 :class:`PacsUnavailableError` after the bounded retries; everything received is kept and the next run
 resumes. ``retrieval.concurrent_moves`` studies are moved at once, each on its own association,
 into one storage SCP; ``retrieval.max_moves_per_minute`` spaces the move requests.
+
+Receiving and durability
+------------------------
+The C-MOVE destination is served by the lean native acceptor by default
+(``RetrievalOptions.storage_scp_engine``; ``"pynetdicom"`` is the fallback); C-GET receives on its
+pynetdicom association. Received instances are indexed in batches, after their files and folders
+are fsynced (:mod:`resources.pacs.storage_scp`); the writer is flushed after every move, before its
+outcome is checked against the spool index, so what this module counts as retrieved survives a crash.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from resources.pacs.selection import (
     RADIOPHARMACEUTICAL_RADIATION_DOSE_SR,
     XRAY_RADIATION_DOSE_SR,
 )
-from resources.pacs.storage_scp import SpoolWriter, StorageScp
+from resources.pacs.storage_scp import Engine, SpoolWriter, StorageScp
 from resources.pacs.study_index import IndexedSeries, IndexedStudy
 from resources.pacs.throttle import MoveRateLimiter, check_allowed_window
 from resources.site_config import TimeWindow
@@ -175,6 +183,7 @@ class RetrievalOptions:
     move_destination_ae_title: str = "DICOM_LAKE"
     storage_scp_bind: str = "127.0.0.1"
     storage_scp_port: int = 0
+    storage_scp_engine: Engine = "native"
     max_retries: int = 3
     retry_backoff_s: float = 2.0
     concurrent_moves: int = 1
@@ -361,6 +370,7 @@ class PartitionRetriever:
             else:
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pacs-move") as pool:
                     list(pool.map(lambda study: self._collect(study, plans, failures, errors), studies))
+        self.writer.flush()  # C-GET has no storage SCP to flush it on stop
         summary.planning_s = self._planning_s
         summary.instances_expected = sum(p.expected + p.already_present for p in plans)
         summary.instances_already_present = sum(p.already_present for p in plans)
@@ -430,6 +440,7 @@ class PartitionRetriever:
             bind=self.options.storage_scp_bind,
             port=self.options.storage_scp_port,
             options=self.network,
+            engine=self.options.storage_scp_engine,
         )
         try:
             scp.start()
@@ -525,6 +536,8 @@ class PartitionRetriever:
                 self._check_window()
                 self.rate.acquire()
                 outcome = self._send(assoc, item)
+                # Index what this move brought (durably) before its outcome is checked against the spool.
+                self.writer.flush()
                 outcomes[item] = outcome
                 with self._lock:
                     self._moves += 1
@@ -546,6 +559,7 @@ class PartitionRetriever:
                         f"0x{outcome.status:04X}); check that our AE title may retrieve"
                     )
         finally:
+            self.writer.flush()
             release_quietly(assoc)
 
     def _open(self, plan: StudyPlan) -> Association:

@@ -1,17 +1,27 @@
 """Our storage SCP: receives C-MOVE sub-operations (or C-GET C-STOREs) and writes them to the spool.
 
-Performance: the C-STORE handler never decodes the dataset. ``event.encoded_dataset(include_meta=False)``
-gives the dataset bytes as received; the Part 10 preamble and File Meta Information are encoded here
-directly as bytes (:func:`encode_file_meta`: microseconds, where building them through a pydicom
-Dataset costs about a millisecond per instance). The SOP Instance/Class UIDs come from the C-STORE
-request, the transfer syntax from the presentation context. Study and Series Instance UIDs come from
-the retrieval context when the retriever announced the instance (it knows what it asked for, from
-the image-level C-FIND); otherwise from a partial parse of the header (``stop_before_pixels`` +
-``specific_tags``).
+Engines: ``native`` (the default) serves the C-MOVE destination with the lean acceptor of
+:mod:`resources.listener.native_scp`, which reads PDUs straight from the socket in the connection's
+thread; ``pynetdicom`` (the fallback) is a pynetdicom server, whose per-message polling caps one
+association at a few hundred instances per second. C-GET always receives on its own pynetdicom
+association (:meth:`SpoolWriter.handle_store`). Neither decodes the dataset: the Part 10 preamble and
+File Meta Information are encoded directly as bytes, the SOP Instance/Class UIDs come from the
+C-STORE request, the transfer syntax from the presentation context. Study and Series Instance UIDs
+come from the retrieval context when the retriever announced the instance (it knows what it asked
+for, from the image-level C-FIND); otherwise from a partial parse of the header.
 
-Durability: each file is written by :meth:`SpoolStore.store` (temporary file, fsync, rename, fsync of
-the folder) and indexed with its SHA-256 before we answer Success, so a Success status means the
-instance is safely on disk.
+Durability (what is guaranteed)
+-------------------------------
+An instance the retriever counts as present - a row in the spool index, which is what
+:class:`~resources.pacs.retrieve.PartitionRetriever` reads to decide what is done - survives a crash
+(power loss included): its file is fsynced before it is renamed into place, and its folders are
+fsynced before its index row is written. The folder fsyncs and the index rows are batched
+(:meth:`SpoolWriter.flush`: every ``batch_size`` instances, after every move, and when the SCP
+stops). The Success status sent to the PACS for a sub-operation therefore precedes the folder fsync
+of the last batch: a crash can lose instances the PACS was told were stored but that were not yet
+indexed. That is safe for retrieval only - the PACS keeps its copy and the next run, not finding
+them in the index, moves them again. The listener, whose senders may delete what they sent, keeps
+the full per-instance fsync before Success (:meth:`SpoolStore.store`).
 """
 
 from __future__ import annotations
@@ -19,10 +29,12 @@ from __future__ import annotations
 import logging
 import struct
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
@@ -37,8 +49,10 @@ from pynetdicom import (
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
+from resources.listener.native_scp import AbortAssociation, AcceptorSettings, NativeAcceptor
 from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
-from resources.spool import SpoolStore, SpoolWriteError
+from resources.spool import SpoolRecord, SpoolStore, SpoolWriteError
+from resources.spool.store import fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +61,10 @@ STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC210
 STATUS_NOT_REQUESTED = 0xA900  # "data set does not match SOP class" is the nearest refusal PS3.4 offers
+MAX_ASSOCIATIONS = 32  # sub-associations a PACS may open at once towards one retrieval
+
+Engine = Literal["native", "pynetdicom"]
+ENGINES: tuple[Engine, ...] = ("native", "pynetdicom")
 
 
 def _element(group: int, element: int, vr: bytes, value: bytes) -> bytes:
@@ -92,16 +110,28 @@ class ReceiveCounters:
 
 
 class SpoolWriter:
-    """The C-STORE handler that writes into one spool partition (thread-safe)."""
+    """Writes received instances into one spool partition (thread-safe); see the module's durability.
 
-    def __init__(self, spool: SpoolStore, partition_key: str, *, source: str = "pacs") -> None:
+    :meth:`receive` is the receiver of the native acceptor; :meth:`handle_store` is the pynetdicom
+    ``EVT_C_STORE`` handler (C-GET, and the ``pynetdicom`` engine). A subclass may raise
+    :class:`~resources.listener.native_scp.AbortAssociation` from :meth:`receive` to abort the
+    sending association.
+    """
+
+    def __init__(
+        self, spool: SpoolStore, partition_key: str, *, source: str = "pacs", batch_size: int = 200
+    ) -> None:
         self.spool = spool
         self.partition_key = partition_key
         self.source = source
+        self.batch_size = max(1, batch_size)
         self.counters = ReceiveCounters()
         self._expected: dict[str, InstanceContext] = {}
         self._studies: set[str] | None = None  # None: accept any study (e.g. a listener)
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one flush at a time: rows are indexed in arrival order
+        self._pending: list[SpoolRecord] = []  # written and fsynced, folder not yet fsynced, not indexed
+        self._unsynced_folders: set[Path] = set()
 
     def accept_studies(self, study_uids: set[str]) -> None:
         """Refuse instances of any other study (a stray sub-operation must not land in this partition)."""
@@ -113,13 +143,13 @@ class SpoolWriter:
         with self._lock:
             self._expected[sop_instance_uid] = InstanceContext(study_uid, series_uid)
 
-    def _context_for(self, sop_instance_uid: str, meta: bytes, dataset: bytes) -> InstanceContext | None:
+    def _context_for(self, sop_instance_uid: str, encoded: Sequence[bytes]) -> InstanceContext | None:
         with self._lock:
             known = self._expected.get(sop_instance_uid)
         if known is not None:
             return known
         try:
-            ds = dcmread(BytesIO(meta + dataset), stop_before_pixels=True, specific_tags=_UID_TAGS)
+            ds = dcmread(BytesIO(b"".join(encoded)), stop_before_pixels=True, specific_tags=_UID_TAGS)
         except (InvalidDicomError, EOFError, ValueError, OSError):
             return None
         study, series = ds.get("StudyInstanceUID"), ds.get("SeriesInstanceUID")
@@ -129,52 +159,131 @@ class SpoolWriter:
             return None
         return InstanceContext(str(study), str(series))
 
-    def handle_store(self, event: evt.Event) -> int:
-        """``EVT_C_STORE`` handler: write the encoded instance to the spool; returns the DIMSE status."""
-        request: Any = event.request
-        sop_uid = str(request.AffectedSOPInstanceUID)
-        sop_class = str(request.AffectedSOPClassUID)
-        calling_ae = str(event.assoc.requestor.ae_title).strip()
-        meta = encode_file_meta(sop_class, sop_uid, str(event.context.transfer_syntax), calling_ae)
-        dataset = event.encoded_dataset(include_meta=False)
-        context = self._context_for(sop_uid, meta, dataset)
+    # -- receiving ----------------------------------------------------------------------------------
+    def receive(
+        self, encoded: bytes | Sequence[bytes], sop_instance_uid: str, sop_class_uid: str, calling_ae: str
+    ) -> int:
+        """Write one received Part 10 instance (bytes or chunks) to the spool; returns the DIMSE status.
+
+        Raises
+        ------
+        AbortAssociation
+            Never here; a subclass may raise it to abort the sending association.
+        """
+        chunks: list[bytes] = [encoded] if isinstance(encoded, bytes) else list(encoded)
+        context = self._context_for(sop_instance_uid, chunks)
         if context is None:
-            log.warning("instance %s: no Study/Series Instance UID in its header; refused", sop_uid)
+            log.warning("instance %s: no Study/Series Instance UID in its header; refused", sop_instance_uid)
             with self._lock:
                 self.counters.failed += 1
             return STATUS_CANNOT_UNDERSTAND
         if self._studies is not None and context.study_uid not in self._studies:
-            log.warning("instance %s: of a study this retrieval did not ask for; refused", sop_uid)
+            log.warning("instance %s: of a study this retrieval did not ask for; refused", sop_instance_uid)
             with self._lock:
                 self.counters.refused += 1
             return STATUS_NOT_REQUESTED
         try:
-            record = self.spool.store(
-                (meta, dataset),
-                sop_instance_uid=sop_uid,
-                sop_class_uid=sop_class,
+            record = self.spool.write_file(
+                chunks,
+                sop_instance_uid=sop_instance_uid,
+                sop_class_uid=sop_class_uid,
                 study_uid=context.study_uid,
                 series_uid=context.series_uid,
                 partition_key=self.partition_key,
                 source=self.source,
                 calling_ae_title=calling_ae,
+                fsync_folder=False,
             )
         except SpoolWriteError as exc:
-            log.error("instance %s: %s", sop_uid, exc)
+            log.error("instance %s: %s", sop_instance_uid, exc)
             with self._lock:
                 self.counters.failed += 1
             return STATUS_OUT_OF_RESOURCES
         with self._lock:
             self.counters.received += 1
             self.counters.bytes += record.size_bytes
+            self._pending.append(record)
+            # The study folder, and the partition and spool folders in case the study folder is new.
+            self._unsynced_folders.update(
+                (record.path.parent, record.path.parent.parent, record.path.parent.parent.parent)
+            )
+            full = len(self._pending) >= self.batch_size
+        if full:
+            self.flush()
         return STATUS_SUCCESS
+
+    def flush(self) -> int:
+        """Make the written instances durable, then index them; returns how many were indexed.
+
+        Folder fsyncs first, index rows after, so an indexed instance always survives a crash. If the
+        folders or the index cannot be written, the batch is not indexed (an error is logged and the
+        instances count as failed): the retriever sees them missing and moves them again.
+        """
+        with self._flush_lock:
+            with self._lock:
+                pending, self._pending = self._pending, []
+                folders, self._unsynced_folders = self._unsynced_folders, set()
+            if not pending:
+                return 0
+            try:
+                if self.spool.fsync:
+                    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+                        fsync_directory(folder)
+                self.spool.index_records(pending)
+            except (OSError, SpoolWriteError) as exc:
+                log.error(
+                    "partition %s: %d received instances could not be made durable and are not counted "
+                    "(a rerun moves them again): %s",
+                    self.partition_key,
+                    len(pending),
+                    exc,
+                )
+                with self._lock:
+                    self.counters.received -= len(pending)
+                    self.counters.bytes -= sum(r.size_bytes for r in pending)
+                    self.counters.failed += len(pending)
+                return 0
+            return len(pending)
+
+    def handle_store(self, event: evt.Event) -> int:
+        """``EVT_C_STORE`` handler (pynetdicom): as :meth:`receive`; returns the DIMSE status."""
+        request: Any = event.request
+        sop_uid = str(request.AffectedSOPInstanceUID)
+        sop_class = str(request.AffectedSOPClassUID)
+        calling_ae = str(event.assoc.requestor.ae_title).strip()
+        meta = encode_file_meta(sop_class, sop_uid, str(event.context.transfer_syntax), calling_ae)
+        try:
+            return self.receive(
+                (meta, event.encoded_dataset(include_meta=False)), sop_uid, sop_class, calling_ae
+            )
+        except AbortAssociation:
+            event.assoc.abort()
+            return STATUS_OUT_OF_RESOURCES
+
+    # -- association notices of the native acceptor -------------------------------------------------
+    def association_accepted(self, peer: str) -> None:
+        log.debug("storage SCP: association from %s accepted", peer)
+
+    def association_rejected(self, peer: str, reason: str) -> None:
+        log.warning("storage SCP: association from %s rejected: %s", peer, reason)
+
+    def association_finished(self, peer: str, how: str, instances: int) -> None:
+        log.debug("storage SCP: association from %s %s after %d instances", peer, how, instances)
+
+    def host_refused(self, host: str) -> None:
+        log.warning("storage SCP: connection from %s refused", host)
+
+
+def _storage_sop_classes() -> tuple[str, ...]:
+    return tuple(str(context.abstract_syntax) for context in AllStoragePresentationContexts)
 
 
 class StorageScp:
     """A storage SCP started for one retrieval, writing into one spool partition.
 
-    Accepts every storage SOP class in every transfer syntax (we store bytes as received). Use as a
-    context manager: ``with StorageScp(...) as scp: port = scp.port``.
+    Accepts every storage SOP class in every transfer syntax (we store bytes as received), whatever
+    the calling and called AE titles. Use as a context manager:
+    ``with StorageScp(...) as scp: port = scp.port``. Stopping it flushes the writer.
     """
 
     def __init__(
@@ -185,16 +294,23 @@ class StorageScp:
         bind: str = "127.0.0.1",
         port: int = 0,
         options: NetworkOptions | None = None,
+        engine: Engine = "native",
     ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown storage SCP engine {engine!r} (one of {', '.join(ENGINES)})")
         self.writer = writer
         self.ae_title = ae_title
         self.bind = bind
         self.requested_port = port
         self.options = options or NetworkOptions()
+        self.engine = engine
         self._server: ThreadedAssociationServer | None = None
+        self._native: NativeAcceptor | None = None
 
     @property
     def port(self) -> int:
+        if self._native is not None:
+            return self._native.port
         if self._server is None:
             raise RuntimeError("the storage SCP is not running")
         return int(self._server.server_address[1])
@@ -207,11 +323,43 @@ class StorageScp:
         OSError
             If the address cannot be bound (port in use, permission).
         """
+        if self.engine == "native":
+            self._start_native()
+        else:
+            self._start_pynetdicom()
+        log.info("storage SCP %s (%s) listening on %s:%d", self.ae_title, self.engine, self.bind, self.port)
+        return self.port
+
+    def _start_native(self) -> None:
+        settings = AcceptorSettings(
+            ae_title=self.ae_title.strip(),
+            allowed_calling_ae_titles=frozenset(),
+            allowed_hosts=frozenset(),
+            max_associations=MAX_ASSOCIATIONS,
+            sop_classes=frozenset(_storage_sop_classes()),
+            transfer_syntaxes=tuple(str(ts) for ts in ALL_TRANSFER_SYNTAXES),
+            tcp_nodelay=self.options.tcp_nodelay,
+            acse_timeout_s=self.options.acse_timeout_s,
+            network_timeout_s=self.options.network_timeout_s,
+            check_calling_ae_title=False,
+            check_called_ae_title=False,
+        )
+        acceptor = NativeAcceptor(
+            settings,
+            self.writer,
+            bind=(self.bind, self.requested_port),
+            thread_name="storage-scp",
+            poll_interval_s=0.02,
+        )
+        acceptor.start()
+        self._native = acceptor
+
+    def _start_pynetdicom(self) -> None:
         ae = make_ae(self.ae_title, self.options)
-        for context in AllStoragePresentationContexts:
-            ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
+        for uid in _storage_sop_classes():
+            ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
         ae.add_supported_context(Verification)
-        ae.maximum_associations = 32
+        ae.maximum_associations = MAX_ASSOCIATIONS
         handlers: list[Any] = [(evt.EVT_C_STORE, self.writer.handle_store)]
         handlers += nodelay_handlers(self.options.tcp_nodelay)
         server = ae.make_server(
@@ -225,13 +373,15 @@ class StorageScp:
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="storage-scp", daemon=True
         ).start()
         self._server = server
-        log.info("storage SCP %s listening on %s:%d", self.ae_title, self.bind, self.port)
-        return self.port
 
     def stop(self) -> None:
+        if self._native is not None:
+            self._native.shutdown()
+            self._native = None
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+        self.writer.flush()
 
     def __enter__(self) -> StorageScp:
         self.start()

@@ -139,12 +139,19 @@ def fsync_directory(folder: Path) -> None:
 
 
 def write_atomically(
-    target: Path, data: bytes | Sequence[bytes], *, fsync: bool = True, mode: int = 0o600
+    target: Path,
+    data: bytes | Sequence[bytes],
+    *,
+    fsync: bool = True,
+    mode: int = 0o600,
+    fsync_folder: bool = True,
 ) -> str:
     """Write ``data`` to ``target`` atomically and return its SHA-256 (hex).
 
     ``data`` may be a sequence of chunks (e.g. a preamble, meta header and dataset) so callers need
-    not concatenate large buffers.
+    not concatenate large buffers. With ``fsync``, the file is fsynced before the rename and, unless
+    ``fsync_folder`` is False, its folder after it; a caller passing ``fsync_folder=False`` owns the
+    folder fsync (:func:`fsync_directory`) and must do it before it treats the file as durable.
 
     Raises
     ------
@@ -169,7 +176,7 @@ def write_atomically(
         finally:
             os.close(fd)
         os.replace(tmp, target)
-        if fsync:
+        if fsync and fsync_folder:
             fsync_directory(target.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -279,10 +286,47 @@ class SpoolStore:
         SpoolWriteError
             If the file or its index row cannot be written; nothing half-written is left behind.
         """
+        record = self.write_file(
+            data,
+            sop_instance_uid=sop_instance_uid,
+            sop_class_uid=sop_class_uid,
+            study_uid=study_uid,
+            series_uid=series_uid,
+            partition_key=partition_key,
+            source=source,
+            calling_ae_title=calling_ae_title,
+        )
+        self.index_records([record])
+        return record
+
+    def write_file(
+        self,
+        data: bytes | Sequence[bytes],
+        *,
+        sop_instance_uid: str,
+        sop_class_uid: str,
+        study_uid: str,
+        series_uid: str,
+        partition_key: str,
+        source: str,
+        calling_ae_title: str | None = None,
+        fsync_folder: bool = True,
+    ) -> SpoolRecord:
+        """The file half of :meth:`store`: write atomically, but do not index (see :meth:`index_records`).
+
+        With ``fsync_folder=False`` the file itself is fsynced before its rename, but its folder is not:
+        the caller must fsync ``record.path.parent`` (and the partition folder, when the study folder is
+        new) before it indexes the record, so that an indexed instance always survives a crash.
+
+        Raises
+        ------
+        SpoolWriteError
+            If the file cannot be written; nothing half-written is left behind.
+        """
         target = self.path_for(partition_key, study_uid, sop_instance_uid)
-        sha256 = write_atomically(target, data, fsync=self.fsync)
+        sha256 = write_atomically(target, data, fsync=self.fsync, fsync_folder=fsync_folder)
         size = target.stat().st_size
-        record = SpoolRecord(
+        return SpoolRecord(
             sop_instance_uid=sop_instance_uid,
             partition_key=partition_key,
             study_uid=study_uid,
@@ -295,9 +339,20 @@ class SpoolStore:
             received_at=utc_now(),
             calling_ae_title=calling_ae_title,
         )
+
+    def index_records(self, records: Sequence[SpoolRecord]) -> None:
+        """Record written files in the spool index, all in one transaction (idempotent per SOP UID).
+
+        Raises
+        ------
+        SpoolWriteError
+            If the index cannot be written (no row of the batch is recorded then).
+        """
+        if not records:
+            return
         try:
             with self.connect() as con:
-                con.execute(
+                con.executemany(
                     """INSERT INTO spool_instance (sop_instance_uid, partition_key, study_uid, series_uid,
                            sop_class_uid, path, sha256, size_bytes, source, calling_ae_title,
                            received_at, state)
@@ -308,23 +363,27 @@ class SpoolStore:
                            path=excluded.path, sha256=excluded.sha256, size_bytes=excluded.size_bytes,
                            source=excluded.source, calling_ae_title=excluded.calling_ae_title,
                            received_at=excluded.received_at, state='received', state_reason=NULL""",
-                    (
-                        record.sop_instance_uid,
-                        record.partition_key,
-                        record.study_uid,
-                        record.series_uid,
-                        record.sop_class_uid,
-                        str(record.path),
-                        record.sha256,
-                        record.size_bytes,
-                        record.source,
-                        record.calling_ae_title,
-                        record.received_at,
-                    ),
+                    [
+                        (
+                            record.sop_instance_uid,
+                            record.partition_key,
+                            record.study_uid,
+                            record.series_uid,
+                            record.sop_class_uid,
+                            str(record.path),
+                            record.sha256,
+                            record.size_bytes,
+                            record.source,
+                            record.calling_ae_title,
+                            record.received_at,
+                        )
+                        for record in records
+                    ],
                 )
         except sqlite3.Error as exc:
-            raise SpoolWriteError(f"{target.name}: stored but not indexed: {exc}") from exc
-        return record
+            first = records[0].path.name
+            what = first if len(records) == 1 else f"{len(records)} files from {first}"
+            raise SpoolWriteError(f"{what}: stored but not indexed: {exc}") from exc
 
     # -- queries used by downstream stages ----------------------------------------------------------------
     def instances(

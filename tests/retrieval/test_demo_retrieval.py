@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydicom import dcmread
-from pynetdicom import evt
 
+from resources.listener.native_scp import AbortAssociation
 from resources.pacs.demo_pacs import DemoPacs
 from resources.pacs.errors import (
     OutsideAllowedWindowError,
@@ -181,12 +182,13 @@ class AbortingWriter(SpoolWriter):
         self.limit = limit
         self.calls = 0
 
-    def handle_store(self, event: evt.Event) -> int:
+    def receive(
+        self, encoded: bytes | Sequence[bytes], sop_instance_uid: str, sop_class_uid: str, calling_ae: str
+    ) -> int:
         self.calls += 1
         if self.calls > self.limit:
-            event.assoc.abort()
-            return 0xA700
-        return super().handle_store(event)
+            raise AbortAssociation("test: abort the sub-association")
+        return super().receive(encoded, sop_instance_uid, sop_class_uid, calling_ae)
 
 
 class FlakyWriter(SpoolWriter):
@@ -196,12 +198,13 @@ class FlakyWriter(SpoolWriter):
         super().__init__(spool, PARTITION)
         self.refuse = set(refuse)
 
-    def handle_store(self, event: evt.Event) -> int:
-        uid = str(event.request.AffectedSOPInstanceUID)  # type: ignore[union-attr]
-        if uid in self.refuse:
-            self.refuse.discard(uid)
+    def receive(
+        self, encoded: bytes | Sequence[bytes], sop_instance_uid: str, sop_class_uid: str, calling_ae: str
+    ) -> int:
+        if sop_instance_uid in self.refuse:
+            self.refuse.discard(sop_instance_uid)
             return 0xA700
-        return super().handle_store(event)
+        return super().receive(encoded, sop_instance_uid, sop_class_uid, calling_ae)
 
 
 def test_interrupted_move_is_recorded_and_completed_by_the_next_run_without_duplicates(
