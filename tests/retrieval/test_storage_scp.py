@@ -1,0 +1,179 @@
+"""Our storage SCP (both engines) and the durability order of the retrieval writer."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import UID, ExplicitVRLittleEndian
+from pynetdicom import AE
+
+import resources.pacs.storage_scp as storage_scp
+import resources.spool.store as spool_store
+from resources.pacs.network import NetworkOptions
+from resources.pacs.retrieve import PartitionRetriever
+from resources.pacs.storage_scp import (
+    ENGINES,
+    STATUS_NOT_REQUESTED,
+    STATUS_SUCCESS,
+    Engine,
+    SpoolWriter,
+    StorageScp,
+)
+from resources.pacs.study_index import read_partition_index
+from resources.spool import SpoolStore
+from tests.retrieval.conftest import LAKE_AE, PARTITION, Archive, RunningDemo
+from tests.retrieval.synthetic import CT_IMAGE
+from tests.retrieval.test_demo_retrieval import _index
+
+REQUESTED_STUDY = "1.2.826.0.1.3680043.10.999.7.1"
+OTHER_STUDY = "1.2.826.0.1.3680043.10.999.7.2"
+
+
+def _send(port: int, files: list[Path], calling_ae: str = "SOME_PACS") -> list[int]:
+    """C-STORE the files to our SCP with a pynetdicom SCU; returns the statuses."""
+    ae = AE(ae_title=calling_ae)
+    ae.add_requested_context(CT_IMAGE)
+    assoc = ae.associate("127.0.0.1", port, ae_title=LAKE_AE)
+    assert assoc.is_established
+    try:
+        return [int(assoc.send_c_store(dcmread(path)).Status) for path in files]
+    finally:
+        assoc.release()
+
+
+def _ct_file(folder: Path, study_uid: str, number: int) -> Path:
+    ds = Dataset()
+    ds.SOPClassUID = CT_IMAGE
+    ds.SOPInstanceUID = f"{study_uid}.1.{number}"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = f"{study_uid}.1"
+    ds.StudyDate = "20261109"
+    ds.Modality = "CT"
+    ds.InstanceNumber = number
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = UID(CT_IMAGE)
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{number}.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_both_engines_spool_requested_instances_with_their_hash_and_refuse_others(
+    engine: Engine, tmp_path: Path
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=False)
+    writer = SpoolWriter(spool, PARTITION)
+    writer.accept_studies({REQUESTED_STUDY})
+    wanted = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3)]
+    stray = _ct_file(tmp_path / "stray", OTHER_STUDY, 9)
+    with StorageScp(writer, ae_title=LAKE_AE, engine=engine, options=NetworkOptions()) as scp:
+        statuses = _send(scp.port, [*wanted, stray])
+    assert statuses == [STATUS_SUCCESS] * 3 + [STATUS_NOT_REQUESTED]
+    assert writer.counters.received == 3 and writer.counters.refused == 1
+    records = spool.instances(PARTITION)
+    assert sorted(r.sop_instance_uid for r in records) == sorted(dcmread(p).SOPInstanceUID for p in wanted)
+    for record in records:
+        assert record.source == "pacs" and record.partition_key == PARTITION
+        assert record.study_uid == REQUESTED_STUDY
+        assert record.sha256 == hashlib.sha256(record.path.read_bytes()).hexdigest()
+        received = dcmread(record.path)
+        assert received.file_meta.MediaStorageSOPInstanceUID == record.sop_instance_uid
+        assert received.StudyInstanceUID == REQUESTED_STUDY
+    assert not list((tmp_path / "spool").rglob("*.part"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_full_retrieval_by_either_engine_gets_every_instance_once(
+    engine: Engine, demo: RunningDemo, tmp_path: Path, archive: Archive
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=False)
+    _index(demo, spool)
+    retriever = PartitionRetriever(
+        demo.peer,
+        demo.network,
+        demo.options(policy="full", storage_scp_engine=engine),
+        spool,
+        PARTITION,
+        sleep=lambda s: None,
+    )
+    summary = retriever.retrieve(read_partition_index(spool, PARTITION))
+    wanted = {uid for s in (archive.with_rdsr, archive.without_rdsr) for uid in s.sop_uids}
+    assert summary.instances_retrieved == len(wanted)
+    assert sorted(r.sop_instance_uid for r in spool.instances(PARTITION)) == sorted(wanted)
+
+
+def test_an_instance_is_indexed_only_after_its_folders_are_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=True)
+    writer = SpoolWriter(spool, PARTITION, batch_size=2)
+    synced: list[tuple[Path, set[str]]] = []
+
+    def record_sync(folder: Path) -> None:
+        synced.append((folder, spool.known_instances()))
+
+    monkeypatch.setattr(storage_scp, "fsync_directory", record_sync)
+    files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3)]
+    uids = [str(dcmread(p).SOPInstanceUID) for p in files]
+
+    assert writer.receive(files[0].read_bytes(), uids[0], CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert spool.known_instances() == set() and synced == []  # written, not yet counted as present
+    assert writer.receive(files[1].read_bytes(), uids[1], CT_IMAGE, "PACS") == STATUS_SUCCESS
+    # The batch of two is full: the study, partition and spool folders were fsynced, then indexed.
+    study_folder = spool.path_for(PARTITION, REQUESTED_STUDY, uids[0]).parent
+    assert {folder for folder, _ in synced} == {study_folder, study_folder.parent, spool.root}
+    assert all(known == set() for _, known in synced)
+    assert spool.known_instances() == set(uids[:2])
+
+    synced.clear()
+    assert writer.receive(files[2].read_bytes(), uids[2], CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert spool.known_instances() == set(uids[:2])
+    assert writer.flush() == 1
+    assert synced and all(uids[2] not in known for _, known in synced)
+    assert spool.known_instances() == set(uids)
+    assert writer.flush() == 0
+
+
+def test_a_batch_that_cannot_be_made_durable_is_not_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=True)
+    writer = SpoolWriter(spool, PARTITION)
+
+    def failing_sync(folder: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(storage_scp, "fsync_directory", failing_sync)
+    path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
+    uid = str(dcmread(path).SOPInstanceUID)
+    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert writer.flush() == 0
+    assert spool.known_instances() == set()  # a rerun moves it again
+    assert writer.counters.received == 0 and writer.counters.failed == 1
+
+
+def test_the_listeners_per_instance_store_still_fsyncs_file_and_folder_before_returning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=True)
+    folder_syncs: list[Path] = []
+    monkeypatch.setattr(spool_store, "fsync_directory", folder_syncs.append)
+    path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
+    record = spool.store(
+        path.read_bytes(),
+        sop_instance_uid=str(dcmread(path).SOPInstanceUID),
+        sop_class_uid=CT_IMAGE,
+        study_uid=REQUESTED_STUDY,
+        series_uid=f"{REQUESTED_STUDY}.1",
+        partition_key=PARTITION,
+        source="listener",
+    )
+    assert folder_syncs == [record.path.parent]
+    assert spool.known_instances() == {record.sop_instance_uid}
