@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.owners import DATA_ENGINEERING
 from orchestration.partitions import study_date_partitions
 from orchestration.versions import data_version_of, versioned
 from resources.curation.data_files import DATA_FOLDER
@@ -13,6 +14,7 @@ CURATION_CODE_VERSION = versioned("curation-1", data_version_of(*sorted(DATA_FOL
 
 
 @dg.asset(
+    owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="curation",
     kinds={"python", "sql"},

@@ -1,9 +1,11 @@
 """De-identification stage: spool instances of a partition -> research-zone instances (+ leak check)."""
 
+import datetime as dt
 from typing import Any
 
 import dagster as dg
 
+from assets.owners import DATA_ENGINEERING
 from orchestration.partitions import study_date_partitions
 from orchestration.versions import data_version_of, site_section_version, versioned
 from resources.deid.engine import SAFE_PRIVATE_CSV
@@ -24,6 +26,7 @@ CODE_VERSION = versioned(
 
 
 @dg.asset(
+    owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="deidentification",
     deps=[dg.AssetKey("retrieved_instances")],
@@ -36,14 +39,26 @@ def deidentified_instances(
     """Every spool instance of the day (PACS or listener), de-identified by PS3.15 Annex E + options."""
     config = deid.site.load()
     paths = config.paths
+    spool = SpoolStore(paths.spool)
+    purged = spool.instances(context.partition_key, states=["purged"])
+    if purged:
+        # A rerun replaces the research partition with what the spool holds now; instances whose
+        # spool copies were purged after their retention would be lost from it.
+        raise dg.Failure(
+            f"partition {context.partition_key}: {len(purged)} instance(s) were purged from the spool "
+            "after folders.spool_retention_days; rerun retrieved_instances first to fetch them again "
+            "(the research store keeps the previous de-identified copies until then)"
+        )
     summary = deidentify_partition(
         deid.engine(),
-        SpoolStore(paths.spool),
+        spool,
         ResearchStore(paths.research),
         QuarantineStore(paths.quarantine),
         context.partition_key,
     )
     outcomes = summary.outcomes
+    # Identifiable copies of released or quarantined instances leave the spool after their retention.
+    purged_now = spool.purge(older_than=dt.timedelta(days=config.folders.spool_retention_days))
     context.log.info(
         f"partition {context.partition_key}: {outcomes['deidentified']} de-identified, "
         f"{outcomes['quarantined']} quarantined, {outcomes['opted_out']} opted out"
@@ -54,6 +69,7 @@ def deidentified_instances(
             "deidentified": outcomes["deidentified"],
             "quarantined": outcomes["quarantined"],
             "opted_out": outcomes["opted_out"],
+            "spool_files_purged": purged_now,
             "unreadable": summary.unreadable,
             "burned_in_quarantined": summary.burned_in_quarantined,
             "leak_hits": summary.leak_hits,

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.owners import MEDICAL_PHYSICS
 from orchestration.partitions import study_date_partitions
 from orchestration.versions import data_version_of, site_section_version, versioned
 from resources.dose.resource import DoseResource
@@ -16,6 +17,7 @@ EFFECTIVE_DOSE_VERSION = versioned(
 
 
 @dg.asset(
+    owners=MEDICAL_PHYSICS,
     partitions_def=study_date_partitions,
     group_name="dose",
     kinds={"python", "sql"},
@@ -53,6 +55,7 @@ def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
 
 
 @dg.asset(
+    owners=MEDICAL_PHYSICS,
     partitions_def=study_date_partitions,
     group_name="dose",
     kinds={"python", "sql"},
@@ -77,6 +80,7 @@ def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mate
 
 
 @dg.asset(
+    owners=MEDICAL_PHYSICS,
     code_version=EFFECTIVE_DOSE_VERSION,
     partitions_def=study_date_partitions,
     group_name="dose",

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.dose import effective_dose, study_dose
+from assets.owners import MEDICAL_PHYSICS
 from orchestration.versions import data_version_of, site_section_version, versioned
 from resources.dose.resource import DoseResource, dlp_plot_markdown
 
@@ -20,6 +21,7 @@ CUMULATIVE_VERSION = versioned("cumulative-1", site_section_version("dose"))
 
 
 @dg.asset(
+    owners=MEDICAL_PHYSICS,
     code_version=DRL_AUDIT_VERSION,
     group_name="reports",
     kinds={"python", "sql"},
@@ -47,6 +49,7 @@ def drl_audit(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mater
 
 
 @dg.asset(
+    owners=MEDICAL_PHYSICS,
     code_version=CUMULATIVE_VERSION,
     group_name="reports",
     kinds={"python", "sql"},

@@ -2,11 +2,13 @@
 
 import dagster as dg
 
+from assets.owners import DATA_ENGINEERING
 from orchestration.partitions import study_date_partitions
 from resources.pacs.resource import PacsResource
 
 
 @dg.asset(
+    owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="retrieval",
     kinds={"dicom"},
@@ -37,6 +39,7 @@ def pacs_study_index(context: dg.AssetExecutionContext, pacs: PacsResource) -> d
 
 
 @dg.asset(
+    owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="retrieval",
     kinds={"dicom"},

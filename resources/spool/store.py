@@ -249,9 +249,13 @@ class SpoolStore:
         return row is not None
 
     def known_instances(self, sop_instance_uids: Sequence[str] | None = None) -> set[str]:
+        """SOP Instance UIDs whose files are in the spool (purged ones are not: they may be fetched again)."""
         con = self._connection()
         if sop_instance_uids is None:
-            return {r[0] for r in con.execute("SELECT sop_instance_uid FROM spool_instance")}
+            return {
+                r[0]
+                for r in con.execute("SELECT sop_instance_uid FROM spool_instance WHERE state != 'purged'")
+            }
         found: set[str] = set()
         uids = list(sop_instance_uids)
         for start in range(0, len(uids), 500):
@@ -260,7 +264,9 @@ class SpoolStore:
             found.update(
                 r[0]
                 for r in con.execute(
-                    f"SELECT sop_instance_uid FROM spool_instance WHERE sop_instance_uid IN ({marks})", batch
+                    "SELECT sop_instance_uid FROM spool_instance"
+                    f" WHERE state != 'purged' AND sop_instance_uid IN ({marks})",
+                    batch,
                 )
             )
         return found
