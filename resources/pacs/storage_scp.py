@@ -8,7 +8,8 @@ association (:meth:`SpoolWriter.handle_store`). Neither decodes the dataset: the
 File Meta Information are encoded directly as bytes, the SOP Instance/Class UIDs come from the
 C-STORE request, the transfer syntax from the presentation context. Study and Series Instance UIDs
 come from the retrieval context when the retriever announced the instance (it knows what it asked
-for, from the image-level C-FIND); otherwise from a partial parse of the header.
+for, from the image-level C-FIND); otherwise from a scan of the header
+(:func:`resources.listener.instance_header.read_instance_header`, no decode).
 
 Durability (what is guaranteed)
 -------------------------------
@@ -31,14 +32,10 @@ import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from pydicom import dcmread
-from pydicom.errors import InvalidDicomError
-from pydicom.tag import Tag
 from pynetdicom import (
     ALL_TRANSFER_SYNTAXES,
     PYNETDICOM_IMPLEMENTATION_UID,
@@ -49,6 +46,8 @@ from pynetdicom import (
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
+from resources.listener.errors import UnreadableInstance
+from resources.listener.instance_header import read_instance_header
 from resources.listener.native_scp import AbortAssociation, AcceptorSettings, NativeAcceptor
 from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
 from resources.spool import SpoolRecord, SpoolStore, SpoolWriteError
@@ -56,7 +55,6 @@ from resources.spool.store import fsync_directory
 
 log = logging.getLogger(__name__)
 
-_UID_TAGS = [Tag(0x0020, 0x000D), Tag(0x0020, 0x000E)]
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC210
@@ -148,16 +146,18 @@ class SpoolWriter:
             known = self._expected.get(sop_instance_uid)
         if known is not None:
             return known
+        # Not announced (a whole study or series moved without listing it): read the two UIDs from the
+        # header with the listener's scanner (no decode; pydicom only for unusual transfer syntaxes).
+        data = encoded[0] if len(encoded) == 1 else b"".join(encoded)
         try:
-            ds = dcmread(BytesIO(b"".join(encoded)), stop_before_pixels=True, specific_tags=_UID_TAGS)
-        except (InvalidDicomError, EOFError, ValueError, OSError):
+            header = read_instance_header(data, sop_instance_uid=sop_instance_uid)
+        except UnreadableInstance:
             return None
-        study, series = ds.get("StudyInstanceUID"), ds.get("SeriesInstanceUID")
         with self._lock:
             self.counters.parsed_headers += 1
-        if not study or not series:
+        if not header.study_uid or not header.series_uid:
             return None
-        return InstanceContext(str(study), str(series))
+        return InstanceContext(header.study_uid, header.series_uid)
 
     # -- receiving ----------------------------------------------------------------------------------
     def receive(
