@@ -162,9 +162,7 @@ def dcmqrscp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DcmqrscpForTe
     if missing:
         pytest.skip(f"dcmtk tools missing: {', '.join(missing)} (Debian package 'dcmtk')")
     lake_port = free_port()
-    peer = DcmqrscpPeer(
-        tmp_path_factory.mktemp("dcmqrscp"), peers={LAKE_AE_TITLE: ("127.0.0.1", lake_port)}
-    )
+    peer = DcmqrscpPeer(tmp_path_factory.mktemp("dcmqrscp"), peers={LAKE_AE_TITLE: ("127.0.0.1", lake_port)})
     peer.start()
     try:
         yield DcmqrscpForTests(peer=peer, lake_ae_title=LAKE_AE_TITLE, lake_port=lake_port)
