@@ -370,7 +370,7 @@ class PartitionRetriever:
             else:
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pacs-move") as pool:
                     list(pool.map(lambda study: self._collect(study, plans, failures, errors), studies))
-        self.writer.flush()  # C-GET has no storage SCP to flush it on stop
+        self.writer.close()  # C-GET has no storage SCP to flush it on stop
         summary.planning_s = self._planning_s
         summary.instances_expected = sum(p.expected + p.already_present for p in plans)
         summary.instances_already_present = sum(p.already_present for p in plans)

@@ -15,22 +15,26 @@ Durability (what is guaranteed)
 -------------------------------
 An instance the retriever counts as present - a row in the spool index, which is what
 :class:`~resources.pacs.retrieve.PartitionRetriever` reads to decide what is done - survives a crash
-(power loss included): its file is fsynced before it is renamed into place, and its folders are
-fsynced before its index row is written. The folder fsyncs and the index rows are batched
-(:meth:`SpoolWriter.flush`: every ``batch_size`` instances, after every move, and when the SCP
-stops). The Success status sent to the PACS for a sub-operation therefore precedes the folder fsync
-of the last batch: a crash can lose instances the PACS was told were stored but that were not yet
-indexed. That is safe for retrieval only - the PACS keeps its copy and the next run, not finding
-them in the index, moves them again. The listener, whose senders may delete what they sent, keeps
-the full per-instance fsync before Success (:meth:`SpoolStore.store`).
+(power loss included): its file and then its folders are fsynced before its index row is written.
+Each file is written completely under a temporary name and renamed into place (no reader ever sees a
+partial file), then answered; batches of ``batch_size`` instances are made durable and indexed by one
+background thread while receiving goes on, and :meth:`SpoolWriter.flush` - after every move, before
+its outcome is checked, and when the SCP stops - waits for all of them. The Success status sent to
+the PACS for a sub-operation therefore precedes the fsyncs: a crash can lose instances the PACS was
+told were stored but that were not yet indexed (at most a renamed file without an index row, which
+nothing reads and the next copy replaces). That is safe for retrieval only - the PACS keeps its copy
+and the next run, not finding them in the index, moves them again. The listener, whose senders may
+delete what they sent, keeps the full per-instance fsync before Success (:meth:`SpoolStore.store`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -59,6 +63,7 @@ STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC210
 STATUS_NOT_REQUESTED = 0xA900  # "data set does not match SOP class" is the nearest refusal PS3.4 offers
+MAX_SYNC_BACKLOG = 4  # batches waiting for their fsyncs before receiving blocks
 MAX_ASSOCIATIONS = 32  # sub-associations a PACS may open at once towards one retrieval
 
 Engine = Literal["native", "pynetdicom"]
@@ -92,6 +97,14 @@ def encode_file_meta(
     return b"\x00" * 128 + b"DICM" + group_length + body
 
 
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class InstanceContext:
     study_uid: str
@@ -117,7 +130,7 @@ class SpoolWriter:
     """
 
     def __init__(
-        self, spool: SpoolStore, partition_key: str, *, source: str = "pacs", batch_size: int = 200
+        self, spool: SpoolStore, partition_key: str, *, source: str = "pacs", batch_size: int = 64
     ) -> None:
         self.spool = spool
         self.partition_key = partition_key
@@ -127,9 +140,12 @@ class SpoolWriter:
         self._expected: dict[str, InstanceContext] = {}
         self._studies: set[str] | None = None  # None: accept any study (e.g. a listener)
         self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()  # one flush at a time: rows are indexed in arrival order
-        self._pending: list[SpoolRecord] = []  # written and fsynced, folder not yet fsynced, not indexed
-        self._unsynced_folders: set[Path] = set()
+        self._pending: list[SpoolRecord] = []  # written and renamed, not yet fsynced nor indexed
+        self._indexed = 0  # instances indexed since the last flush()
+        # One syncing thread: batches are made durable and indexed in the order they were received.
+        self._sync_lock = threading.Lock()
+        self._syncer: ThreadPoolExecutor | None = None
+        self._syncing: list[Future[int]] = []
 
     def accept_studies(self, study_uids: set[str]) -> None:
         """Refuse instances of any other study (a stray sub-operation must not land in this partition)."""
@@ -192,7 +208,7 @@ class SpoolWriter:
                 partition_key=self.partition_key,
                 source=self.source,
                 calling_ae_title=calling_ae,
-                fsync_folder=False,
+                defer_sync=True,
             )
         except SpoolWriteError as exc:
             log.error("instance %s: %s", sop_instance_uid, exc)
@@ -203,47 +219,89 @@ class SpoolWriter:
             self.counters.received += 1
             self.counters.bytes += record.size_bytes
             self._pending.append(record)
-            # The study folder, and the partition and spool folders in case the study folder is new.
-            self._unsynced_folders.update(
-                (record.path.parent, record.path.parent.parent, record.path.parent.parent.parent)
-            )
             full = len(self._pending) >= self.batch_size
         if full:
-            self.flush()
+            self._sync_in_background()
         return STATUS_SUCCESS
 
-    def flush(self) -> int:
-        """Make the written instances durable, then index them; returns how many were indexed.
+    def _take_pending(self) -> list[SpoolRecord]:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        return batch
 
-        Folder fsyncs first, index rows after, so an indexed instance always survives a crash. If the
-        folders or the index cannot be written, the batch is not indexed (an error is logged and the
+    def _submit(self, batch: list[SpoolRecord]) -> list[Future[int]]:
+        """Queue a batch on the syncing thread (caller holds ``_sync_lock``); returns the unfinished ones."""
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-sync")
+        self._syncing.append(self._syncer.submit(self._make_durable, batch))
+        self._syncing = [f for f in self._syncing if not f.done()]
+        return list(self._syncing)
+
+    def _sync_in_background(self) -> None:
+        with self._sync_lock:
+            batch = self._take_pending()
+            if not batch:
+                return
+            backlog = self._submit(batch)
+        # A disk slower than the network must slow the sender down, not grow the backlog.
+        if len(backlog) > MAX_SYNC_BACKLOG:
+            backlog[0].result()
+
+    def _make_durable(self, batch: list[SpoolRecord]) -> int:
+        """Fsync the files, then their folders, then index them; returns how many were indexed."""
+        try:
+            if self.spool.fsync:
+                folders: set[Path] = set()
+                for record in batch:
+                    _fsync_file(record.path)
+                    # The study folder, and the partition and spool folders in case it is new.
+                    study = record.path.parent
+                    folders.update((study, study.parent, study.parent.parent))
+                for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+                    fsync_directory(folder)
+            self.spool.index_records(batch)
+        except (OSError, SpoolWriteError) as exc:
+            log.error(
+                "partition %s: %d received instances could not be made durable and are not counted "
+                "(a rerun moves them again): %s",
+                self.partition_key,
+                len(batch),
+                exc,
+            )
+            with self._lock:
+                self.counters.received -= len(batch)
+                self.counters.bytes -= sum(r.size_bytes for r in batch)
+                self.counters.failed += len(batch)
+            return 0
+        with self._lock:
+            self._indexed += len(batch)
+        return len(batch)
+
+    def flush(self) -> int:
+        """Make every received instance durable and index it; returns how many were indexed since the last.
+
+        Files first, folders next, index rows last, so an indexed instance always survives a crash. If
+        a batch cannot be made durable or indexed, it is not indexed (an error is logged and its
         instances count as failed): the retriever sees them missing and moves them again.
         """
-        with self._flush_lock:
-            with self._lock:
-                pending, self._pending = self._pending, []
-                folders, self._unsynced_folders = self._unsynced_folders, set()
-            if not pending:
-                return 0
-            try:
-                if self.spool.fsync:
-                    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-                        fsync_directory(folder)
-                self.spool.index_records(pending)
-            except (OSError, SpoolWriteError) as exc:
-                log.error(
-                    "partition %s: %d received instances could not be made durable and are not counted "
-                    "(a rerun moves them again): %s",
-                    self.partition_key,
-                    len(pending),
-                    exc,
-                )
-                with self._lock:
-                    self.counters.received -= len(pending)
-                    self.counters.bytes -= sum(r.size_bytes for r in pending)
-                    self.counters.failed += len(pending)
-                return 0
-            return len(pending)
+        with self._sync_lock:
+            batch = self._take_pending()
+            if batch:
+                self._submit(batch)
+            waiting, self._syncing = self._syncing, []
+        for future in waiting:
+            future.result()
+        with self._lock:
+            indexed, self._indexed = self._indexed, 0
+        return indexed
+
+    def close(self) -> None:
+        """Flush, then stop the syncing thread (a later :meth:`receive` starts a new one)."""
+        self.flush()
+        with self._sync_lock:
+            syncer, self._syncer = self._syncer, None
+        if syncer is not None:
+            syncer.shutdown(wait=True)
 
     def handle_store(self, event: evt.Event) -> int:
         """``EVT_C_STORE`` handler (pynetdicom): as :meth:`receive`; returns the DIMSE status."""

@@ -139,19 +139,12 @@ def fsync_directory(folder: Path) -> None:
 
 
 def write_atomically(
-    target: Path,
-    data: bytes | Sequence[bytes],
-    *,
-    fsync: bool = True,
-    mode: int = 0o600,
-    fsync_folder: bool = True,
+    target: Path, data: bytes | Sequence[bytes], *, fsync: bool = True, mode: int = 0o600
 ) -> str:
     """Write ``data`` to ``target`` atomically and return its SHA-256 (hex).
 
     ``data`` may be a sequence of chunks (e.g. a preamble, meta header and dataset) so callers need
-    not concatenate large buffers. With ``fsync``, the file is fsynced before the rename and, unless
-    ``fsync_folder`` is False, its folder after it; a caller passing ``fsync_folder=False`` owns the
-    folder fsync (:func:`fsync_directory`) and must do it before it treats the file as durable.
+    not concatenate large buffers.
 
     Raises
     ------
@@ -176,7 +169,7 @@ def write_atomically(
         finally:
             os.close(fd)
         os.replace(tmp, target)
-        if fsync and fsync_folder:
+        if fsync:
             fsync_directory(target.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -316,13 +309,14 @@ class SpoolStore:
         partition_key: str,
         source: str,
         calling_ae_title: str | None = None,
-        fsync_folder: bool = True,
+        defer_sync: bool = False,
     ) -> SpoolRecord:
         """The file half of :meth:`store`: write atomically, but do not index (see :meth:`index_records`).
 
-        With ``fsync_folder=False`` the file itself is fsynced before its rename, but its folder is not:
-        the caller must fsync ``record.path.parent`` (and the partition folder, when the study folder is
-        new) before it indexes the record, so that an indexed instance always survives a crash.
+        With ``defer_sync`` neither the file nor its folder is fsynced: the file is still renamed into
+        place only once complete (readers never see a partial file), but the caller must fsync the
+        file, its folder (and the partition folder, when the study folder is new) before it indexes
+        the record, so that an indexed instance always survives a crash.
 
         Raises
         ------
@@ -330,7 +324,7 @@ class SpoolStore:
             If the file cannot be written; nothing half-written is left behind.
         """
         target = self.path_for(partition_key, study_uid, sop_instance_uid)
-        sha256 = write_atomically(target, data, fsync=self.fsync, fsync_folder=fsync_folder)
+        sha256 = write_atomically(target, data, fsync=self.fsync and not defer_sync)
         size = target.stat().st_size
         return SpoolRecord(
             sop_instance_uid=sop_instance_uid,

@@ -109,36 +109,40 @@ def test_full_retrieval_by_either_engine_gets_every_instance_once(
     assert sorted(r.sop_instance_uid for r in spool.instances(PARTITION)) == sorted(wanted)
 
 
-def test_an_instance_is_indexed_only_after_its_folders_are_fsynced(
+def test_an_instance_is_indexed_only_after_its_file_and_folders_are_fsynced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spool = SpoolStore(tmp_path / "spool", fsync=True)
     writer = SpoolWriter(spool, PARTITION, batch_size=2)
-    synced: list[tuple[Path, set[str]]] = []
+    synced: list[tuple[Path, set[str]]] = []  # what was fsynced, and what was indexed at that moment
 
-    def record_sync(folder: Path) -> None:
-        synced.append((folder, spool.known_instances()))
+    def record_sync(path: Path) -> None:
+        synced.append((path, spool.known_instances()))
 
     monkeypatch.setattr(storage_scp, "fsync_directory", record_sync)
+    monkeypatch.setattr(storage_scp, "_fsync_file", record_sync)
     files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3)]
     uids = [str(dcmread(p).SOPInstanceUID) for p in files]
 
     assert writer.receive(files[0].read_bytes(), uids[0], CT_IMAGE, "PACS") == STATUS_SUCCESS
     assert spool.known_instances() == set() and synced == []  # written, not yet counted as present
-    assert writer.receive(files[1].read_bytes(), uids[1], CT_IMAGE, "PACS") == STATUS_SUCCESS
-    # The batch of two is full: the study, partition and spool folders were fsynced, then indexed.
-    study_folder = spool.path_for(PARTITION, REQUESTED_STUDY, uids[0]).parent
-    assert {folder for folder, _ in synced} == {study_folder, study_folder.parent, spool.root}
-    assert all(known == set() for _, known in synced)
-    assert spool.known_instances() == set(uids[:2])
-
-    synced.clear()
-    assert writer.receive(files[2].read_bytes(), uids[2], CT_IMAGE, "PACS") == STATUS_SUCCESS
-    assert spool.known_instances() == set(uids[:2])
-    assert writer.flush() == 1
-    assert synced and all(uids[2] not in known for _, known in synced)
+    assert not list(spool.root.rglob("*.part"))  # but already complete under its final name
+    for path, uid in zip(files[1:], uids[1:], strict=True):
+        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert writer.flush() == 3
     assert spool.known_instances() == set(uids)
     assert writer.flush() == 0
+    writer.close()
+
+    study_folder = spool.path_for(PARTITION, REQUESTED_STUDY, uids[0]).parent
+    files_synced = {spool.path_for(PARTITION, REQUESTED_STUDY, uid) for uid in uids}
+    assert {path for path, _ in synced} == files_synced | {study_folder, study_folder.parent, spool.root}
+    for uid in uids:
+        # Before the instance first shows in the index, its file and its folder were fsynced.
+        first_known = next((n for n, (_, known) in enumerate(synced) if uid in known), len(synced))
+        before = [path for path, _ in synced[:first_known]]
+        assert spool.path_for(PARTITION, REQUESTED_STUDY, uid) in before
+        assert study_folder in before and spool.root in before
 
 
 def test_a_batch_that_cannot_be_made_durable_is_not_indexed(
