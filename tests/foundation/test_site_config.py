@@ -98,3 +98,16 @@ def test_warehouse_url_prefers_the_environment(tmp_path: Path, monkeypatch: pyte
     assert config.warehouse_url() == "sqlite:///from-file.sqlite"
     monkeypatch.setenv("DICOM_LAKE_WAREHOUSE_URL", "postgresql+psycopg2://u@h/db")
     assert config.warehouse_url() == "postgresql+psycopg2://u@h/db"
+
+
+def test_partitions_start_at_the_site_files_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration.partitions import partitions_start_date
+
+    monkeypatch.delenv("DICOM_LAKE_PARTITIONS_START", raising=False)
+    monkeypatch.setenv("DICOM_LAKE_CONFIG", str(write(tmp_path, "partitions_start_date: 2021-03-01\n")))
+    assert partitions_start_date() == "2021-03-01"
+    monkeypatch.setenv("DICOM_LAKE_PARTITIONS_START", "2019-01-01")
+    assert partitions_start_date() == "2019-01-01"
+    monkeypatch.delenv("DICOM_LAKE_PARTITIONS_START")
+    monkeypatch.setenv("DICOM_LAKE_CONFIG", str(write(tmp_path, "pacs:\n  port: -1\n")))
+    assert partitions_start_date() == "2015-01-01"
