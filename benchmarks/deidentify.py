@@ -134,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         dicognito_tally = _Tally("dicognito", with_dicognito, work / "dicognito")
         kitware_tally = _Tally("dicom-anonymizer", with_dicom_anonymizer, work / "kitware")
         tools = [ours_tally, dicognito_tally, kitware_tally]
+        load_before = os.getloadavg()
         _run_interleaved(tools, files, args.chunk)
+        load_after = os.getloadavg()
+        print(
+            "load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f} "
+            "(2 cores shared; rates are per CPU-second)".format(*load_before, *load_after)
+        )
         for tool in tools:
             _report(tool)
         rate_ours, rate_dicognito, rate_kitware = (tool.rate for tool in tools)

@@ -12,7 +12,6 @@ Results never carry source values: reasons name the file or tag and what was wro
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import warnings
 from collections.abc import Iterable
@@ -26,8 +25,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
+from resources.deid.encoder import encode_file
 from resources.deid.errors import UnreadableInstanceError
 from resources.deid.leak_check import STRUCTURAL_CODE_TAGS, LeakHit, encoded_may_leak, find_leaks, raw_vr
 from resources.deid.options import DeidOptions
@@ -291,9 +292,7 @@ class Deidentifier:
         self._mark(ds, pseudonym)
         _new_file_meta(ds, transfer_syntax)
 
-        buffer = io.BytesIO()
-        ds.save_as(buffer, enforce_file_format=True)
-        encoded = buffer.getvalue()
+        encoded = encode_file(ds)
         leaks: list[LeakHit] = []
         if encoded_may_leak(encoded, ds, identifiers, source_uids):
             leaks = find_leaks(ds, identifiers, uids=source_uids)
@@ -373,13 +372,17 @@ class Deidentifier:
                 # Coded values are never rewritten: a scheme designator "TEST" matching a surname must
                 # not break the code (the leak check skips them for the same reason).
                 if vr in _TEXT_VRS and tag_int not in STRUCTURAL_CODE_TAGS:
+                    raw = ds._dict[tag]
+                    if isinstance(raw, RawDataElement) and _raw_text_is_clean(ds, raw, context.deny):
+                        continue  # no identifier in the source bytes: written back as they came
                     elem = ds[tag]
-                    if elem.value:
-                        self._scrub(elem, path, context, generic=False)
+                    if elem.value and not self._scrub(elem, path, context, generic=False):
+                        _restore_raw(ds, tag, raw)
                 continue
             if action == "X":
                 del ds[tag]
                 continue
+            raw_before = ds._dict[tag]
             elem = ds[tag]
             if action == "Z":
                 elem.value = None
@@ -393,8 +396,9 @@ class Deidentifier:
                 elif vr != "UI":
                     _dummy(elem, self.pseudonyms)
             elif action == "C":
-                if vr in _TEXT_VRS and elem.value:
-                    self._scrub(elem, path, context, generic=vr in _FREE_TEXT_VRS)
+                generic = vr in _FREE_TEXT_VRS
+                if vr in _TEXT_VRS and elem.value and not self._scrub(elem, path, context, generic=generic):
+                    _restore_raw(ds, tag, raw_before)
             elif action == "P" and elem.value:
                 elem.value = self.pseudonyms.value_pseudonym(f"device:{tag_int:08X}", str(elem.value))
 
@@ -459,7 +463,8 @@ class Deidentifier:
         if elem.VR in _TEXT_VRS and elem.value:
             self._scrub(elem, prefix + tag_label(tag), context, generic=True)
 
-    def _scrub(self, elem: DataElement, path: str, context: _Context, *, generic: bool) -> None:
+    def _scrub(self, elem: DataElement, path: str, context: _Context, *, generic: bool) -> bool:
+        """Replace identifier spans in a text element's values; True when the value changed."""
         values = _as_list(elem.value)
         changed = False
         out = []
@@ -486,6 +491,7 @@ class Deidentifier:
                 elem.value = "ANONYMIZED"
             else:
                 elem.value = out if len(out) > 1 else out[0]
+        return changed
 
     # -- marking ------------------------------------------------------------------------------------
     def _mark(self, ds: Dataset, pseudonym: str) -> None:
@@ -517,6 +523,45 @@ def _as_list(value: object) -> list[object]:
     if isinstance(value, list | tuple | MultiValue):
         return list(value)
     return [value]
+
+
+# Python codecs (as pydicom names them) under which a text value's bytes decode in one step.
+_SINGLE_BYTE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "ascii"})
+_UTF8_CODECS = frozenset({"UTF8", "utf_8", "utf-8"})
+
+
+def _raw_text_is_clean(ds: Dataset, raw: RawDataElement, deny: DenyList) -> bool:
+    """True when a raw text value certainly holds no identifier, judged on its bytes without converting it.
+
+    The whole value (all its multiple values, backslashes and padding included) is decoded in one step
+    and searched with the deny list. Backslash, space and NUL are word boundaries for the deny list, so
+    any identifier found in one converted value is also found here: a False answer sends the element
+    through the ordinary conversion and scrub. Other character sets always take that path.
+    """
+    value = raw.value
+    if not isinstance(value, bytes) or raw.length == 0xFFFFFFFF or len(value) < raw.length:
+        return False
+    codecs = ds._character_set
+    if len(codecs) != 1:
+        return False
+    if codecs[0] in _SINGLE_BYTE_CODECS:
+        text = value.decode("latin-1")
+        if codecs[0] == "ascii" and not text.isascii():
+            return False
+    elif codecs[0] in _UTF8_CODECS:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return False  # the conversion reports it (quarantine)
+    else:
+        return False
+    return not deny.find(text)
+
+
+def _restore_raw(ds: Dataset, tag: int, raw: DataElement | RawDataElement) -> None:
+    """Put back the source bytes of a text element the scrub left unchanged (written as they came)."""
+    if isinstance(raw, RawDataElement):
+        ds._dict[BaseTag(tag)] = raw
 
 
 def _raise_on_untrusted(name: str, caught: list[warnings.WarningMessage]) -> None:

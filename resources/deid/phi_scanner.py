@@ -281,37 +281,74 @@ def trie_pattern(words: Iterable[str]) -> str:
 
 
 class DenyList:
-    """One compiled, case-insensitive matcher for a patient/study's identifiers (word-bounded)."""
+    """One case-insensitive matcher for a patient/study's identifiers (word-bounded).
+
+    Terms are looked up with ``str.find`` in the lower-cased text instead of a compiled regular
+    expression: compiling the trie pattern of a study's identifiers costs more than searching all of
+    its files. :meth:`find` returns exactly what the word-bounded trie pattern (:meth:`_word_pattern`,
+    kept for text whose length changes when lower-cased) finds with ``finditer``: at each position
+    from the left, the longest term whose neighbours are not letters or digits (``str.isalnum``, what
+    ``[^\\W_]`` means), then on after its end. A test compares the two.
+    """
 
     def __init__(self, identifiers: Identifiers) -> None:
         terms = identifiers.literal_terms()
         self._entity_of = {term.lower(): entity for term, entity in terms.items()}
-        phone_alternatives = [p for p in (phone_pattern(v) for v in identifiers.phones) if p]
-        self._phone = (
-            re.compile(r"(?<!\d)(?:" + "|".join(phone_alternatives) + r")(?!\d)")
-            if phone_alternatives
-            else None
-        )
-        self._pattern = r"(?<![^\W_])" + trie_pattern(self._entity_of) + r"(?![^\W_])" if terms else ""
-        self._regex = re.compile(self._pattern) if terms else None  # run on lower-cased text
+        self._terms = tuple(self._entity_of)
+        self._phone_alternatives = [p for p in (phone_pattern(v) for v in identifiers.phones) if p]
+        self._phone: re.Pattern[str] | None = None
+        self._pattern = ""
         self._regex_any_case: re.Pattern[str] | None = None  # compiled when first needed (rare)
+
+    def _word_pattern(self) -> str:
+        if not self._pattern:
+            self._pattern = r"(?<![^\W_])" + trie_pattern(self._entity_of) + r"(?![^\W_])"
+        return self._pattern
+
+    def _term_matches(self, lowered: str) -> list[tuple[int, int]]:
+        longest: dict[int, int] = {}  # start -> end of the longest bounded term there
+        size = len(lowered)
+        for term in self._terms:
+            start = lowered.find(term)
+            while start != -1:
+                end = start + len(term)
+                if (
+                    end > longest.get(start, -1)
+                    and (start == 0 or not lowered[start - 1].isalnum())
+                    and (end == size or not lowered[end].isalnum())
+                ):
+                    longest[start] = end
+                start = lowered.find(term, start + 1)
+        matches: list[tuple[int, int]] = []
+        position = 0
+        for start in sorted(longest):
+            if start >= position:
+                position = longest[start]
+                matches.append((start, position))
+        return matches
+
+    def _phone_regex(self) -> re.Pattern[str] | None:
+        if self._phone is None and self._phone_alternatives:
+            self._phone = re.compile(r"(?<!\d)(?:" + "|".join(self._phone_alternatives) + r")(?!\d)")
+        return self._phone
 
     def find(self, text: str) -> list[Span]:
         spans: list[Span] = []
-        if self._regex is not None:
+        if self._terms:
             lowered = text.lower()
-            # Lower-casing keeps offsets unless a character changes length (rare): then search as is.
             if len(lowered) == len(text):
-                matches = self._regex.finditer(lowered)
-            else:
+                for start, end in self._term_matches(lowered):
+                    entity = self._entity_of.get(lowered[start:end], "PERSON")
+                    spans.append(Span(start, end, entity, 1.0))
+            else:  # a character changes length when lower-cased (rare): offsets differ, regex on the text
                 if self._regex_any_case is None:
-                    self._regex_any_case = re.compile(self._pattern, re.IGNORECASE)
-                matches = self._regex_any_case.finditer(text)
-            for match in matches:
-                entity = self._entity_of.get(match.group(0).lower(), "PERSON")
-                spans.append(Span(match.start(), match.end(), entity, 1.0))
-        if self._phone is not None:
-            spans.extend(Span(m.start(), m.end(), "PHONE_NUMBER", 1.0) for m in self._phone.finditer(text))
+                    self._regex_any_case = re.compile(self._word_pattern(), re.IGNORECASE)
+                for match in self._regex_any_case.finditer(text):
+                    entity = self._entity_of.get(match.group(0).lower(), "PERSON")
+                    spans.append(Span(match.start(), match.end(), entity, 1.0))
+        phone = self._phone_regex()
+        if phone is not None:
+            spans.extend(Span(m.start(), m.end(), "PHONE_NUMBER", 1.0) for m in phone.finditer(text))
         return spans
 
 

@@ -1,0 +1,147 @@
+"""Encode a research dataset as a DICOM file, copying the source bytes of every element left untouched.
+
+pydicom's writer spends most of its time per element (a buffer, encoding checks, length fix-ups) even
+when the element is still the raw bytes read from the source. For Explicit VR Little Endian output of
+a dataset read as Explicit VR Little Endian - what a PACS or modality sends almost always - an
+untouched element is its tag, VR, length and the same value bytes, so this module writes those
+directly and hands every other element (changed, converted, pixel data, anything unusual) to pydicom's
+own ``write_data_element``. The result is byte for byte what ``Dataset.save_as(enforce_file_format=True)``
+writes (a test checks this over a corpus); any other encoding takes pydicom's writer as a whole.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+from pydicom.charset import convert_encodings
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+
+_EXPLICIT_LITTLE = (False, True)
+_LONG_VRS = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
+_SHORT_HEADER = struct.Struct("<HH2sH")
+_LONG_HEADER = struct.Struct("<HH2sHI")
+_ITEM = struct.Struct("<HHI")
+_ITEM_TAG = (0xFFFE, 0xE000)
+_ITEM_DELIMITER = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+_SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_UNDEFINED = 0xFFFFFFFF
+_PIXEL_DATA = 0x7FE00010
+
+
+def encode_file(ds: Dataset) -> bytes:
+    """``ds`` as DICOM file bytes (preamble, File Meta Information, data set), as ``save_as`` writes them.
+
+    Raises
+    ------
+    ValueError
+        From pydicom, when the File Meta Information or an element cannot be encoded.
+    """
+    meta = getattr(ds, "file_meta", None)
+    if (
+        not isinstance(meta, FileMetaDataset)
+        or meta.get("TransferSyntaxUID") != ExplicitVRLittleEndian
+        or ds.original_encoding != _EXPLICIT_LITTLE
+    ):
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        return buffer.getvalue()
+    preamble = getattr(ds, "preamble", None) or b"\x00" * 128
+    if len(preamble) != 128:
+        raise ValueError("the preamble must be 128 bytes long")
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = _EXPLICIT_LITTLE
+    fp.write(preamble)
+    fp.write(b"DICM")
+    # As dcmwrite does: a copy of the meta header (filled in and validated), never the dataset's own.
+    file_meta = FileMetaDataset(meta)
+    for meta_keyword, keyword in (
+        ("MediaStorageSOPClassUID", "SOPClassUID"),
+        ("MediaStorageSOPInstanceUID", "SOPInstanceUID"),
+    ):
+        value = ds.get(keyword)
+        if file_meta.get(meta_keyword) is None or (value and value != file_meta.get(meta_keyword)):
+            setattr(file_meta, meta_keyword, value)
+    write_file_meta_info(fp, file_meta, enforce_standard=True)
+    if _PIXEL_DATA in ds:
+        ds[_PIXEL_DATA].is_undefined_length = False  # native pixel data has a defined length (PS3.5 A.4)
+    _write_dataset(fp, ds, "iso8859")
+    return fp.getvalue()
+
+
+def _write_dataset(fp: DicomBytesIO, ds: Dataset, parent_encoding: str | list[str]) -> None:
+    if (
+        ds.original_encoding != _EXPLICIT_LITTLE or ds.original_character_set != ds._character_set
+    ) and not _all_converted(ds):
+        write_dataset(fp, ds, parent_encoding)  # pydicom re-encodes every raw element: its own writer
+        return
+    encodings = ds.get("SpecificCharacterSet", parent_encoding)
+    elements = ds._dict
+    write = fp.write
+    for tag in sorted(elements):
+        if tag & 0xFFFF == 0 and tag >> 16 > 6:
+            continue  # retired group lengths are not written (PS3.5 7.2)
+        elem = elements[tag]
+        if isinstance(elem, RawDataElement):
+            vr, value = elem.VR, elem.value
+            if (
+                vr
+                and len(vr) == 2
+                and vr != "SQ"
+                and isinstance(value, bytes)
+                and elem.length != _UNDEFINED
+                and tag != _PIXEL_DATA
+            ):
+                group, element = tag >> 16, tag & 0xFFFF
+                if vr in _LONG_VRS:
+                    write(_LONG_HEADER.pack(group, element, vr.encode("ascii"), 0, len(value)))
+                elif len(value) <= 0xFFFF:
+                    write(_SHORT_HEADER.pack(group, element, vr.encode("ascii"), len(value)))
+                else:
+                    write_data_element(fp, elem, encodings)
+                    continue
+                write(value)
+                continue
+        elif elem.VR == "SQ" and isinstance(elem.value, Sequence):
+            _write_sequence(fp, tag, elem.value, elem.is_undefined_length, encodings)
+            continue
+        write_data_element(fp, elem, encodings)
+
+
+def _write_sequence(  # as write_data_element + write_sequence_item do for a converted sequence
+    fp: DicomBytesIO, tag: int, items: Sequence, undefined_length: bool, encodings: str | list[str]
+) -> None:
+    body = DicomBytesIO()
+    body.is_implicit_VR, body.is_little_endian = _EXPLICIT_LITTLE
+    item_encodings = convert_encodings(encodings or ["iso8859"])
+    for item in items:
+        start = body.tell()
+        body.write(_ITEM.pack(*_ITEM_TAG, _UNDEFINED))
+        _write_dataset(body, item, item_encodings)
+        if getattr(item, "is_undefined_length_sequence_item", False):
+            body.write(_ITEM_DELIMITER)
+        else:
+            end = body.tell()
+            body.seek(start + 4)
+            body.write_UL(end - start - 8)
+            body.seek(end)
+    content = body.getvalue()
+    length = _UNDEFINED if undefined_length else len(content)
+    fp.write(_LONG_HEADER.pack(tag >> 16, tag & 0xFFFF, b"SQ", 0, length))
+    fp.write(content)
+    if undefined_length:
+        fp.write(_SEQUENCE_DELIMITER)
+
+
+def _all_converted(ds: Dataset) -> bool:
+    """True when no element is raw and no VR is ambiguous (a dataset built in memory, e.g. method codes).
+
+    pydicom's writer then writes every element with ``write_data_element`` too.
+    """
+    return all(not isinstance(elem, RawDataElement) and len(elem.VR or "") == 2 for elem in ds._dict.values())

@@ -1,0 +1,121 @@
+"""The fast paths give what the slow paths give: raw-bytes encoder, raw text screen, deny-list search."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import ImplicitVRLittleEndian
+
+import resources.deid.engine as engine_module
+from resources.corpus.generator import generate_corpus
+from resources.corpus.spec import CorpusSpec
+from resources.deid.encoder import encode_file
+from resources.deid.engine import Deidentifier
+from resources.deid.phi_scanner import DenyList, Identifiers
+from tests.deid.builders import ct_dataset
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("fast-corpus")
+    spec = CorpusSpec(seed=23, n_studies=6, days=2, ct_images_per_series=2, header_only=True)
+    generate_corpus(root, spec)
+    files = sorted(root.rglob("*.dcm"))
+    assert len(files) >= 20
+    return files
+
+
+def _save_as(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_encoder_writes_what_pydicom_writes(engine: Deidentifier, corpus_files: list[Path]) -> None:
+    raw_kept = 0
+    for path in corpus_files:
+        result = engine.deidentify_file(path)
+        assert result.outcome == "deidentified", result.reason
+        assert result.dataset is not None and result.encoded is not None
+        assert result.encoded == _save_as(result.dataset) == encode_file(result.dataset), path.name
+        raw_kept += sum(1 for elem in result.dataset._dict.values() if elem.is_raw)
+    assert raw_kept > 0  # the fast path was taken (untouched elements still raw)
+
+
+def test_encoder_falls_back_for_other_encodings(engine: Deidentifier, tmp_path: Path) -> None:
+    source = ct_dataset()
+    source.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    path = tmp_path / "implicit.dcm"
+    source.save_as(path, enforce_file_format=True)
+    result = engine.deidentify_file(path)
+    assert result.dataset is not None and result.encoded is not None
+    assert result.encoded == _save_as(result.dataset)
+    again = pydicom.dcmread(io.BytesIO(result.encoded))
+    assert again.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    assert again.PatientID == result.dataset.PatientID
+
+
+def test_raw_text_screen_changes_nothing(
+    engine: Deidentifier, corpus_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kept text element judged on its bytes comes out as the converting path writes it."""
+    fast = [engine.deidentify_file(path) for path in corpus_files]
+    monkeypatch.setattr(engine_module, "_raw_text_is_clean", lambda ds, raw, deny: False)
+    slow = [engine.deidentify_file(path) for path in corpus_files]
+    for quick, careful in zip(fast, slow, strict=True):
+        assert quick.outcome == careful.outcome
+        assert quick.findings == careful.findings
+        assert quick.dataset is not None and careful.dataset is not None
+        assert quick.encoded == careful.encoded
+
+
+def test_raw_text_screen_still_scrubs_identifiers(engine: Deidentifier, tmp_path: Path) -> None:
+    source = ct_dataset()
+    source.ManufacturerModelName = "Revolution Rigby"  # kept (not in the table): only the deny list cleans it
+    source.SoftwareVersions = ["v1", "Eleanor"]  # a hit in the second value of a multi-valued element
+    path = tmp_path / "kept-text.dcm"
+    source.save_as(path, enforce_file_format=True)
+    result = engine.deidentify_file(path)
+    assert result.outcome == "deidentified", result.reason
+    assert result.encoded is not None and b"rigby" not in result.encoded.lower()
+    assert b"eleanor" not in result.encoded.lower()
+    assert result.dataset is not None
+    assert str(result.dataset.ManufacturerModelName) == "Revolution [PERSON]"
+    assert list(result.dataset.SoftwareVersions) == ["v1", "[PERSON]"]
+    assert str(result.dataset.Manufacturer) == "GE MEDICAL SYSTEMS"
+
+
+def test_deny_list_find_equals_the_word_bounded_regex() -> None:
+    identifiers = Identifiers(
+        names=frozenset({"SMITH^JOHN^A", "O'NEIL^ANN", "LI^JO", "Müller^Jürgen"}),
+        ids=frozenset({"12345678", "AB-99"}),
+        birth_dates=frozenset({"19560302"}),
+        addresses=frozenset({"1 High St^Leeds^LS1 1AA"}),
+        phones=frozenset({"07700 900445"}),
+    )
+    deny = DenyList(identifiers)
+    reference = re.compile(deny._word_pattern())
+    phone = re.compile(
+        r"(?<!\d)(?:0[\s\-().+]*7[\s\-().+]*7[\s\-().+]*0[\s\-().+]*0[\s\-().+]*9"
+        r"[\s\-().+]*0[\s\-().+]*0[\s\-().+]*4[\s\-().+]*4[\s\-().+]*5)(?!\d)"
+    )
+    words = [*deny._terms, "x", "ann", "smith", "jo", "li", "9", "é"]
+    separators = [" ", "", "_", "-", ".", "\\", "\x00", "a", "1", "é", "^", ",", "/"]
+    rng = random.Random(5)
+    compared = 0
+    for _ in range(20_000):
+        parts = [rng.choice(words) + rng.choice(separators) for _ in range(rng.randint(1, 6))]
+        text = "".join(parts)
+        text = text.upper() if rng.random() < 0.5 else text
+        lowered = text.lower()
+        expected = [(m.start(), m.end(), deny._entity_of[m.group(0)]) for m in reference.finditer(lowered)]
+        expected += [(m.start(), m.end(), "PHONE_NUMBER") for m in phone.finditer(text)]
+        assert [(s.start, s.end, s.entity_type) for s in deny.find(text)] == expected, text
+        compared += 1
+    assert compared == 20_000
