@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynetdicom import AE, Association, evt
+from pynetdicom import AE, Association, _config, evt
 from pynetdicom.presentation import PresentationContext
 
 from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
@@ -91,7 +91,13 @@ def peer_from_settings(settings: PacsSettings) -> PeerAddress:
 
 
 def make_ae(ae_title: str, options: NetworkOptions) -> AE:
-    """An application entity with our timeouts set explicitly (pynetdicom defaults are not ours)."""
+    """An application entity with our timeouts set explicitly (pynetdicom defaults are not ours).
+
+    Also turns pynetdicom's standard per-message log handlers off (process-wide, as the listener
+    does): they format every DIMSE message - one C-MOVE pending response per sub-operation - whatever
+    the log level, and say nothing an operator needs; our own log lines replace them.
+    """
+    _config.LOG_HANDLER_LEVEL = "none"
     ae = AE(ae_title=ae_title)
     ae.acse_timeout = options.acse_timeout_s
     ae.dimse_timeout = options.dimse_timeout_s

@@ -29,8 +29,11 @@ Receiving and durability
 The C-MOVE destination is served by the lean native acceptor by default
 (``RetrievalOptions.storage_scp_engine``; ``"pynetdicom"`` is the fallback); C-GET receives on its
 pynetdicom association. Received instances are indexed in batches, after their files and folders
-are fsynced (:mod:`resources.pacs.storage_scp`); the writer is flushed after every move, before its
-outcome is checked against the spool index, so what this module counts as retrieved survives a crash.
+are fsynced (:mod:`resources.pacs.storage_scp`), while the next moves go on; the writer is flushed
+before a move's outcome is checked against the spool index and before the summary is returned, so
+what this module counts as retrieved survives a crash. Planning reads only the spool index (never
+``retrieval_failure``, which is a report), so an instance lost in a crash before it was indexed is
+simply moved again by the next run.
 """
 
 from __future__ import annotations
@@ -536,8 +539,6 @@ class PartitionRetriever:
                 self._check_window()
                 self.rate.acquire()
                 outcome = self._send(assoc, item)
-                # Index what this move brought (durably) before its outcome is checked against the spool.
-                self.writer.flush()
                 outcomes[item] = outcome
                 with self._lock:
                     self._moves += 1
@@ -559,7 +560,6 @@ class PartitionRetriever:
                         f"0x{outcome.status:04X}); check that our AE title may retrieve"
                     )
         finally:
-            self.writer.flush()
             release_quietly(assoc)
 
     def _open(self, plan: StudyPlan) -> Association:
@@ -605,6 +605,9 @@ class PartitionRetriever:
         self, plan: StudyPlan, items: Sequence[MoveItem], outcomes: dict[MoveItem, MoveOutcome]
     ) -> tuple[list[MoveItem], int, str]:
         """Which items still need work, and how many instances are missing."""
+        if any(_checked_against_spool(plan, item, outcomes.get(item)) for item in items):
+            # What the moves brought is indexed only once durable: wait for it before looking.
+            self.writer.flush()
         remaining: list[MoveItem] = []
         missing_total = 0
         reason = ""
@@ -663,6 +666,13 @@ class PartitionRetriever:
     def _clear_failures(self, study_uid: str) -> None:
         with self.spool.connect() as con:
             con.execute("DELETE FROM retrieval_failure WHERE study_uid = ?", (study_uid,))
+
+
+def _checked_against_spool(plan: StudyPlan, item: MoveItem, outcome: MoveOutcome | None) -> bool:
+    """Whether :meth:`PartitionRetriever._still_missing` reads the spool index to judge ``item``."""
+    if item.sop_uids or (item.level == "STUDY" and plan.listed):
+        return True
+    return not (outcome is not None and outcome.status == 0x0000 and outcome.failed == 0)
 
 
 def _reason(outcome: MoveOutcome | None) -> str:

@@ -18,8 +18,9 @@ An instance the retriever counts as present - a row in the spool index, which is
 (power loss included): its file and then its folders are fsynced before its index row is written.
 Each file is written completely under a temporary name and renamed into place (no reader ever sees a
 partial file), then answered; batches of ``batch_size`` instances are made durable and indexed by one
-background thread while receiving goes on, and :meth:`SpoolWriter.flush` - after every move, before
-its outcome is checked, and when the SCP stops - waits for all of them. The Success status sent to
+background thread while receiving goes on, and :meth:`SpoolWriter.flush` - before the retriever
+checks a move's outcome against the index, when the SCP stops, and before the retrieval's summary -
+waits for all of them. The Success status sent to
 the PACS for a sub-operation therefore precedes the fsyncs: a crash can lose instances the PACS was
 told were stored but that were not yet indexed (at most a renamed file without an index row, which
 nothing reads and the next copy replaces). That is safe for retrieval only - the PACS keeps its copy
