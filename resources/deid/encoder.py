@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 _EXPLICIT_LITTLE = (False, True)
@@ -33,6 +33,7 @@ _ITEM_DELIMITER = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
 _SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_DATA = 0x7FE00010
+_ASCII_STRING_VRS = frozenset({"CS", "UI", "DA", "DT", "LO", "SH", "LT", "ST", "UT"})
 
 
 def encode_file(ds: Dataset) -> bytes:
@@ -111,7 +112,39 @@ def _write_dataset(fp: DicomBytesIO, ds: Dataset, parent_encoding: str | list[st
         elif elem.VR == "SQ" and isinstance(elem.value, Sequence):
             _write_sequence(fp, tag, elem.value, elem.is_undefined_length, encodings)
             continue
+        else:
+            encoded = _ascii_value(elem.VR, elem.value)
+            if encoded is not None and not elem.is_undefined_length:
+                group, element = tag >> 16, tag & 0xFFFF
+                if elem.VR in _LONG_VRS:
+                    write(_LONG_HEADER.pack(group, element, elem.VR.encode("ascii"), 0, len(encoded)))
+                else:
+                    write(_SHORT_HEADER.pack(group, element, elem.VR.encode("ascii"), len(encoded)))
+                write(encoded)
+                continue
         write_data_element(fp, elem, encodings)
+
+
+def _ascii_value(vr: str, value: object) -> bytes | None:
+    """The value bytes pydicom writes for a single ASCII string (or no value) of a string VR, else None.
+
+    ``write_string`` (CS, UI, and DA/DT given as text) and ``write_text`` (LO, SH, LT, ST, UT) both
+    write an ASCII string as its bytes padded to even length (UI with NUL, the others with a space):
+    ASCII is the same in every single-byte or UTF-8 character set. Anything else goes to pydicom.
+    """
+    if vr not in _ASCII_STRING_VRS:
+        return None
+    if value is None:
+        return b""
+    if type(value) is not str and not isinstance(value, UID):
+        return None
+    text = str(value)
+    if not text.isascii() or len(text) > 0xFFFE:
+        return None
+    data = text.encode("ascii")
+    if len(data) % 2:
+        data += b"\x00" if vr == "UI" else b" "
+    return data
 
 
 def _write_sequence(  # as write_data_element + write_sequence_item do for a converted sequence

@@ -119,3 +119,21 @@ def test_deny_list_find_equals_the_word_bounded_regex() -> None:
         assert [(s.start, s.end, s.entity_type) for s in deny.find(text)] == expected, text
         compared += 1
     assert compared == 20_000
+
+
+@pytest.mark.filterwarnings("ignore:The value")  # the over-long LT, on purpose
+def test_encoder_matches_pydicom_for_converted_values(tmp_path: Path) -> None:
+    source = ct_dataset()
+    source.InstitutionName = "Hôpital Saint-Éloi"  # non-ASCII: pydicom encodes it
+    source.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]  # multi-valued
+    source.SeriesDescription = "odd"  # odd length, padded
+    source.AdditionalPatientHistory = "x" * 70_001  # LT longer than a short length field allows
+    path = tmp_path / "values.dcm"
+    source.save_as(path, enforce_file_format=True)
+    ds = pydicom.dcmread(path)
+    for keyword in ("InstitutionName", "ImageType", "SeriesDescription", "StudyDate", "AccessionNumber"):
+        ds[keyword].value = ds[keyword].value  # converted, as the walk leaves changed elements
+    ds.SOPInstanceUID = "1.2.3.45"  # odd-length UID: NUL padding
+    ds.StudyDate = None  # emptied
+    ds.ContentDate = ""
+    assert encode_file(ds) == _save_as(ds)
