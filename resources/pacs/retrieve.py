@@ -363,17 +363,19 @@ class PartitionRetriever:
         plans: list[StudyPlan] = []
         failures: list[tuple[StudyPlan, int, str]] = []
         errors: list[PacsError] = []
-        with self._storage_scp() if studies else contextlib.nullcontext():
-            workers = max(1, min(self.options.concurrent_moves, len(studies) or 1))
-            if workers == 1:
-                for study in studies:
-                    self._collect(study, plans, failures, errors)
-                    if any(isinstance(e, PacsRefusedError | PacsUnavailableError) for e in errors):
-                        break
-            else:
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pacs-move") as pool:
-                    list(pool.map(lambda study: self._collect(study, plans, failures, errors), studies))
-        self.writer.close()  # C-GET has no storage SCP to flush it on stop
+        try:
+            with self._storage_scp() if studies else contextlib.nullcontext():
+                workers = max(1, min(self.options.concurrent_moves, len(studies) or 1))
+                if workers == 1:
+                    for study in studies:
+                        self._collect(study, plans, failures, errors)
+                        if any(isinstance(e, PacsRefusedError | PacsUnavailableError) for e in errors):
+                            break
+                else:
+                    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pacs-move") as pool:
+                        list(pool.map(lambda study: self._collect(study, plans, failures, errors), studies))
+        finally:
+            self.writer.close()  # everything received indexed before the counts; C-GET has no SCP stop
         summary.planning_s = self._planning_s
         summary.instances_expected = sum(p.expected + p.already_present for p in plans)
         summary.instances_already_present = sum(p.already_present for p in plans)

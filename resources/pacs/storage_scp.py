@@ -20,12 +20,13 @@ Each file is written completely under a temporary name and renamed into place (n
 partial file), then answered; batches of ``batch_size`` instances are made durable and indexed by one
 background thread while receiving goes on, and :meth:`SpoolWriter.flush` - before the retriever
 checks a move's outcome against the index, when the SCP stops, and before the retrieval's summary -
-waits for all of them. The Success status sent to
-the PACS for a sub-operation therefore precedes the fsyncs: a crash can lose instances the PACS was
-told were stored but that were not yet indexed (at most a renamed file without an index row, which
-nothing reads and the next copy replaces). That is safe for retrieval only - the PACS keeps its copy
-and the next run, not finding them in the index, moves them again. The listener, whose senders may
-delete what they sent, keeps the full per-instance fsync before Success (:meth:`SpoolStore.store`).
+waits for all of them. The Success status sent to the PACS for a sub-operation therefore precedes
+the fsyncs: a crash can lose instances the PACS was told were stored but that were not yet indexed
+(at most a renamed file without an index row, which nothing reads and the next copy replaces). That
+is safe for retrieval only - the PACS keeps its copy and the next run, not finding them in the
+index, moves them again. A copy that replaces a file already in the spool is fsynced before its
+rename, so an indexed file is never left half-replaced. The listener, whose senders may delete what
+they sent, keeps the full per-instance fsync before Success (:meth:`SpoolStore.store`).
 """
 
 from __future__ import annotations
@@ -199,6 +200,9 @@ class SpoolWriter:
             with self._lock:
                 self.counters.refused += 1
             return STATUS_NOT_REQUESTED
+        # A copy replacing a file already there (a whole series moved again) is fsynced before its
+        # rename, as the listener does: a crash must never leave an indexed file half-replaced.
+        replacing = self.spool.path_for(self.partition_key, context.study_uid, sop_instance_uid).exists()
         try:
             record = self.spool.write_file(
                 chunks,
@@ -209,7 +213,7 @@ class SpoolWriter:
                 partition_key=self.partition_key,
                 source=self.source,
                 calling_ae_title=calling_ae,
-                defer_sync=True,
+                defer_sync=not replacing,
             )
         except SpoolWriteError as exc:
             log.error("instance %s: %s", sop_instance_uid, exc)

@@ -145,6 +145,25 @@ def test_an_instance_is_indexed_only_after_its_file_and_folders_are_fsynced(
         assert study_folder in before and spool.root in before
 
 
+def test_a_copy_replacing_a_spooled_file_is_fsynced_before_its_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=True)
+    writer = SpoolWriter(spool, PARTITION)
+    synced_while_receiving: list[Path] = []  # folder fsyncs done by write_atomically itself
+    monkeypatch.setattr(spool_store, "fsync_directory", synced_while_receiving.append)
+    path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
+    uid = str(dcmread(path).SOPInstanceUID)
+    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert synced_while_receiving == []  # a new file: made durable later, in its batch
+    assert writer.flush() == 1
+    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert synced_while_receiving == [spool.path_for(PARTITION, REQUESTED_STUDY, uid).parent]
+    assert writer.flush() == 1
+    writer.close()
+    assert spool.known_instances() == {uid}
+
+
 def test_a_batch_that_cannot_be_made_durable_is_not_indexed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
