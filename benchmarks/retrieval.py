@@ -18,11 +18,11 @@ for the same studies: bytes and time. Not part of the test suite.
 
     .venv/bin/python benchmarks/retrieval.py [--studies 30] [--images-per-series 100] [--concurrency 4]
 
-Measured on the shared 2-core machine, 2,371 instances, 30 studies, three runs minutes apart (load
-average 2.8-5.9; the dcmtk baseline itself moved between 756 and 1,851 inst/s from run to run):
+Measured on the shared 2-core machine, 2,371 instances, 30 studies, four runs minutes apart (load
+average 1.7-5.9; the dcmtk baseline itself moved between 756 and 1,851 inst/s from run to run):
 
-* native storage SCP (default): ours 353-438 inst/s on one association (0.24x, 0.28x, 0.30x) and
-  308-452 inst/s with 4 moves at once (0.33x, 0.22x, 0.38x);
+* native storage SCP (default): ours 309-438 inst/s on one association (0.24x, 0.28x, 0.30x, 0.30x)
+  and 296-452 inst/s with 4 moves at once (0.33x, 0.22x, 0.38x, 0.27x);
 * pynetdicom storage SCP, same code otherwise: 157 and 191 inst/s (0.21x, 0.13x);
 * before the native receiver and the batched fsyncs: 117 and 204 inst/s (0.06x, 0.10x).
 
