@@ -90,6 +90,8 @@ class PacsSettings(_Section):
     # storage_scp_port) as a C-MOVE destination.
     storage_scp_port: int = Field(default=11113, ge=0, le=65535)
     storage_scp_bind: str = "0.0.0.0"
+    # "native": a lean receiver that stores the bytes as sent (fast); "pynetdicom": the library's server.
+    storage_scp_engine: Literal["native", "pynetdicom"] = "native"
     move_destination_ae_title: str | None = None  # defaults to calling_ae_title
     retrieve_method: Literal["move", "get"] = "move"
     tcp_nodelay: bool = True

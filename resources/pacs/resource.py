@@ -28,6 +28,7 @@ def retrieval_options(config: SiteConfig) -> RetrievalOptions:
         move_destination_ae_title=pacs.destination_ae_title,
         storage_scp_bind=pacs.storage_scp_bind,
         storage_scp_port=pacs.storage_scp_port,
+        storage_scp_engine=pacs.storage_scp_engine,
         max_retries=retrieval.max_retries,
         retry_backoff_s=retrieval.retry_backoff_s,
         concurrent_moves=retrieval.concurrent_moves,

@@ -111,3 +111,13 @@ def test_partitions_start_at_the_site_files_date(tmp_path: Path, monkeypatch: py
     monkeypatch.delenv("DICOM_LAKE_PARTITIONS_START")
     monkeypatch.setenv("DICOM_LAKE_CONFIG", str(write(tmp_path, "pacs:\n  port: -1\n")))
     assert partitions_start_date() == "2015-01-01"
+
+
+def test_storage_scp_engine_reaches_the_retrieval_options(tmp_path: Path) -> None:
+    from resources.pacs.resource import retrieval_options
+
+    config = load_site_config(write(tmp_path, "pacs:\n  storage_scp_engine: pynetdicom\n"))
+    assert retrieval_options(config).storage_scp_engine == "pynetdicom"
+    assert retrieval_options(load_site_config(write(tmp_path, "{}\n"))).storage_scp_engine == "native"
+    with pytest.raises(SiteConfigError, match=r"pacs\.storage_scp_engine"):
+        load_site_config(write(tmp_path, "pacs:\n  storage_scp_engine: fast\n"))
