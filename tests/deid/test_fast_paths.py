@@ -137,3 +137,29 @@ def test_encoder_matches_pydicom_for_converted_values(tmp_path: Path) -> None:
     ds.StudyDate = None  # emptied
     ds.ContentDate = ""
     assert encode_file(ds) == _save_as(ds)
+
+
+def test_phone_recognizer_gate_changes_nothing(corpus_files: list[Path]) -> None:
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from resources.deid.phi_scanner import PHONE_REGIONS, _digit_gated_phone_recognizer
+
+    plain = PhoneRecognizer(supported_regions=PHONE_REGIONS)
+    gated = _digit_gated_phone_recognizer(PHONE_REGIONS)
+    texts = {
+        "Pt asked to call 0151 496 0123 with results",
+        "call +44 (0)20 7946 0958 or 1-800-FLOWERS",
+        "ring ０１５１ ４９６ ０１２３",  # full-width digits
+        "call one-eight-hundred FLOWERS",
+        "1-800-FLOWERS-NOW",
+        "CT HEAD for [PERSON]",
+    }
+    for path in corpus_files:
+        ds = pydicom.dcmread(path)
+        texts.update(str(e.value) for e in ds.iterall() if e.VR in ("LO", "SH", "LT", "ST", "UT") and e.value)
+    found = 0
+    for text in sorted(texts):
+        expected = [(r.start, r.end, r.score) for r in plain.analyze(text, ["PHONE_NUMBER"])]
+        assert [(r.start, r.end, r.score) for r in gated.analyze(text, ["PHONE_NUMBER"])] == expected, text
+        found += bool(expected)
+    assert found >= 2  # the comparison saw phone numbers
