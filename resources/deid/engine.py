@@ -291,6 +291,9 @@ class Deidentifier:
         self._walk(ds, "", context, in_content_tree=False)
         self._mark(ds, pseudonym)
         _new_file_meta(ds, transfer_syntax)
+        # The 128-byte preamble is application-defined (PS3.10 7.1) and may carry anything, e.g. a
+        # TIFF header with the source's own tags: the research copy gets a zeroed one.
+        ds.preamble = b"\x00" * 128
 
         encoded = encode_file(ds)
         leaks: list[LeakHit] = []

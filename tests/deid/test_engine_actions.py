@@ -209,6 +209,17 @@ def test_output_round_trips_through_a_file(engine: Deidentifier, tmp_path: Path)
     assert again.SOPInstanceUID == out.SOPInstanceUID and again.PatientIdentityRemoved == "YES"
 
 
+def test_source_preamble_is_not_carried_into_the_research_copy(engine: Deidentifier, tmp_path: Path) -> None:
+    source = ct_dataset()
+    source.preamble = b"II*\x00 hidden-tiff-owner-note ".ljust(128, b"#")
+    path = tmp_path / "source.dcm"
+    source.save_as(path, enforce_file_format=True)
+    result = engine.deidentify_file(path)
+    assert result.encoded is not None
+    assert result.encoded[:128] == b"\x00" * 128
+    assert b"hidden-tiff-owner-note" not in result.encoded
+
+
 @pytest.mark.parametrize(
     "text", ["XR CHEST AP PORTABLE", "CT ABDOMEN PELVIS W CONTRAST 5mm 1.25", "Chest 1.0 B70f"]
 )
