@@ -1,7 +1,9 @@
 """The C-STORE SCP behind ``dicom-lake listen``: receives what the PACS forwards and spools it.
 
-Every instance is written to the spool atomically (temporary file, fsync, rename) and its receipt is
-recorded in the spool index (source ``listener``) before the sender gets its success status. If the
+Every instance is written to the spool atomically (temporary file, rename, fsync of the file and its
+folder) and its receipt is recorded in the spool index (source ``listener``) before the sender gets its
+success status; folder fsyncs and index rows are committed in batches across the associations of one
+process (group commit, see ``group_commit.py``), never acknowledged ahead of them. If the
 write fails (disk full, permissions) the sender gets ``0xA700`` (Refused: out of resources) so that the
 PACS keeps the instance and sends it again. An instance without any date cannot be placed in a study
 date partition: it is kept in quarantine (``listener/undated``) with the reason, counted, and
@@ -41,6 +43,7 @@ from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
 from resources.listener.errors import ListenerConfigError, UnreadableInstance
+from resources.listener.group_commit import GroupCommitter
 from resources.listener.instance_header import read_instance_header
 from resources.listener.native_scp import NativeAcceptor, acceptor_settings
 from resources.quarantine import QuarantineStore
@@ -248,6 +251,7 @@ class StorageListener:
         self.stats = ListenerStats()
         self._lock = threading.Lock()
         self._per_association: dict[int, int] = {}
+        self.committer = GroupCommitter(spool)
         self._server: _ListenerServer | None = None
         self._native: NativeAcceptor | None = None
         self._stop = threading.Event()
@@ -313,9 +317,9 @@ class StorageListener:
             os.getpid(),
         )
         log.info(
-            "listener durability: each instance written to a temporary file%s and renamed into the spool, "
-            "its receipt committed to the spool index, before the success status",
-            ", fsynced (with its folder)," if self.spool.fsync else " (no fsync: listener.fsync is false)",
+            "listener durability: each instance written to a temporary file and renamed into the spool, "
+            "%s its receipt committed to the spool index (group commit), before the success status",
+            "file and folder fsynced," if self.spool.fsync else "(no fsync: listener.fsync is false)",
         )
         if self.status_file is not None:
             self._write_status()
@@ -374,6 +378,7 @@ class StorageListener:
         if self._native is not None:
             self._native.shutdown()
             self._native = None
+        self.committer.close()
         if self.status_file is not None:
             with contextlib.suppress(OSError):
                 self.status_file.unlink()
@@ -497,7 +502,10 @@ class StorageListener:
                 return STATUS_OUT_OF_RESOURCES
             return STATUS_SUCCESS
         try:
-            self.spool.store(
+            # The file is written and renamed without fsync, fsynced here (in parallel with the other
+            # associations), then its folder fsync and index row are committed with whatever else is
+            # waiting (group commit): Success is answered only once all of that is done.
+            record = self.spool.write_file(
                 encoded,
                 sop_instance_uid=sop_instance_uid,
                 sop_class_uid=sop_class_uid,
@@ -506,7 +514,10 @@ class StorageListener:
                 partition_key=header.partition_key,
                 source=SOURCE,
                 calling_ae_title=calling_ae,
+                defer_sync=True,
             )
+            self.committer.sync_file(record.path)
+            self.committer.commit(record)
         except SpoolWriteError as exc:
             with self._lock:
                 self.stats.write_failures += 1
