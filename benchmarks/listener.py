@@ -182,7 +182,8 @@ def main() -> int:
         print(
             f"dicom-lake listen: native engine, {args.workers} worker processes sharing the port "
             "(SO_REUSEPORT); every instance written atomically (temp file + rename) and its receipt "
-            "committed to the spool index before the success status;"
+            "committed to the spool index before the success status (group commit: folder fsyncs and "
+            "index rows batched per worker process, each sender answered only after its batch);"
         )
         print("  'fsync' = listener.fsync true (file and folder fsynced: survives a power cut, the default)")
         print("  'atomic' = listener.fsync false (survives the listener being killed, not a power cut)")
@@ -197,6 +198,8 @@ def main() -> int:
                     f"  {senders} sender(s), {label:6s}: dicom-lake {ours:7.1f}/s   dcmtk {theirs:7.1f}/s   "
                     f"ratio {ratio:.2f}x (target >= {target}x: {verdict})"
                 )
+        load_1, load_5, load_15 = os.getloadavg()
+        print(f"load average at the end: {load_1:.2f} {load_5:.2f} {load_15:.2f} ({os.cpu_count()} cores)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -61,7 +61,9 @@ class GroupCommitter:
         self._queued = threading.Condition(self._lock)
         self._queue: list[_Waiter] = []
         self._closed = False
-        self._durable_folders: set[Path] = set()  # folders whose own entry is known to be on disk
+        # Folders whose own entry in their parent is known to be on disk, with their inode (a folder
+        # removed and created again is a new entry that needs its parent fsynced again).
+        self._durable_folders: dict[Path, int] = {}
         self._thread: threading.Thread | None = None
         self.batches = 0
 
@@ -123,6 +125,15 @@ class GroupCommitter:
             self._commit_batch(batch)
         self.spool.close()  # this thread's index connection
 
+    def _known_durable(self, folder: Path) -> bool:
+        inode = self._durable_folders.get(folder)
+        if inode is None:
+            return False
+        try:
+            return os.stat(folder).st_ino == inode
+        except OSError:
+            return False
+
     def _folders_to_sync(self, records: list[SpoolRecord]) -> list[Path]:
         # A new file needs its folder fsynced; a folder created since the last sync also needs the
         # entry in its own parent, up to the spool root. Deepest first, so a parent follows its child.
@@ -130,7 +141,7 @@ class GroupCommitter:
         for record in records:
             folder = record.path.parent
             folders[folder] = None
-            while folder not in self._durable_folders and folder != self.spool.root:
+            while not self._known_durable(folder) and folder != self.spool.root:
                 folder = folder.parent
                 folders[folder] = None
         return sorted(folders, key=lambda p: len(p.parts), reverse=True)
@@ -146,7 +157,8 @@ class GroupCommitter:
                         (self._sync_directory or fsync_directory)(folder)
                     except OSError as exc:
                         raise SpoolWriteError(f"{folder.name}: folder not fsynced: {exc.strerror}") from exc
-                self._durable_folders.update(folders)
+                for folder in folders:
+                    self._durable_folders[folder] = os.stat(folder).st_ino
             self.spool.index_records(records)
             self.batches += 1
         except SpoolWriteError as exc:
