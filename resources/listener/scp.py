@@ -138,6 +138,7 @@ class _ListenerServer(ThreadedAssociationServer):
     tcp_nodelay: bool = True
     allowed_hosts: frozenset[str] = frozenset()
     on_refused_host: Callable[[str], None] | None = None
+    tls_handshake_timeout_s: float = 30.0
 
     def server_bind(self) -> None:
         if self.reuse_port and self.socket is not None:
@@ -145,13 +146,27 @@ class _ListenerServer(ThreadedAssociationServer):
         super().server_bind()
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        # No TLS handshake here: this runs in the one accepting thread, so a peer that connects and
+        # never completes a handshake would stop every other sender. It happens in the association's
+        # thread (process_request_thread), after the host allow-list.
         assert self.socket is not None
         client_socket, address = self.socket.accept()
         if self.tcp_nodelay:
             set_tcp_nodelay(client_socket)
-        if self.ssl_context:
-            client_socket = self.ssl_context.wrap_socket(client_socket, server_side=True)
         return client_socket, address
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        if self.ssl_context:
+            try:
+                timeout = request.gettimeout()
+                request.settimeout(self.tls_handshake_timeout_s)
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+                request.settimeout(timeout)
+            except OSError as exc:  # ssl.SSLError and timeouts included
+                log.warning("TLS handshake with %s failed: %s", client_address[0], exc)
+                self.shutdown_request(request)
+                return
+        super().process_request_thread(request, client_address)
 
     def shutdown(self) -> None:
         # Built with AE.make_server, so the AE does not list this server: stop it ourselves.
@@ -173,9 +188,16 @@ def tls_context(settings: ListenerSettings, base_dir: Path | None = None) -> ssl
     Raises
     ------
     ListenerConfigError
-        If only one of certificate/key is given or the files cannot be loaded.
+        If only one of certificate/key is given, a CA is given without them, or the files cannot be
+        loaded.
     """
     if settings.tls_certificate is None and settings.tls_private_key is None:
+        if settings.tls_ca_certificate is not None:
+            # Serving plain TCP here would admit every sender the CA was meant to keep out.
+            raise ListenerConfigError(
+                "listener.tls_ca_certificate (client certificates required) needs tls_certificate "
+                "and tls_private_key"
+            )
         return None
     if settings.tls_certificate is None or settings.tls_private_key is None:
         raise ListenerConfigError("listener TLS needs both tls_certificate and tls_private_key")
