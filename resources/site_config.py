@@ -92,6 +92,8 @@ class PacsSettings(_Section):
     storage_scp_bind: str = "0.0.0.0"
     # "native": a lean receiver that stores the bytes as sent (fast); "pynetdicom": the library's server.
     storage_scp_engine: Literal["native", "pynetdicom"] = "native"
+    # Our C-FIND/C-MOVE requests: "native" (a lean requestor, no polling threads) or "pynetdicom".
+    scu_engine: Literal["native", "pynetdicom"] = "native"
     move_destination_ae_title: str | None = None  # defaults to calling_ae_title
     retrieve_method: Literal["move", "get"] = "move"
     tcp_nodelay: bool = True

@@ -30,18 +30,28 @@ from typing import Any, BinaryIO, Protocol, cast
 
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
-log = logging.getLogger(__name__)
+from resources.upper_layer import (
+    APPLICATION_CONTEXT,
+    EXPLICIT_VR_LE,
+    IMPLEMENTATION_VERSION,
+    IMPLICIT_VR_LE,
+    NO_DATASET,
+    OUR_MAX_PDU,
+    VERIFICATION,
+    ProtocolViolation,
+    implicit_element,
+    item,
+    parse_command,
+    pdu,
+    read_pdu,
+    text,
+    uid_bytes,
+)
 
-APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
-VERIFICATION = "1.2.840.10008.1.1"
-IMPLICIT_VR_LE = "1.2.840.10008.1.2"
-EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
-IMPLEMENTATION_VERSION = "DICOM_LAKE_01"
-OUR_MAX_PDU = 262144  # what we tell the sender it may put in one P-DATA-TF
+log = logging.getLogger(__name__)
 
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
-NO_DATASET = 0x0101
 
 # A-ASSOCIATE-RJ (result, source, reason) - PS3.8 9.3.4
 REJECT_CALLING_AE = (0x01, 0x01, 0x03)
@@ -62,10 +72,6 @@ class Receiver(Protocol):
     def association_finished(self, peer: str, how: str, instances: int) -> None: ...
 
     def host_refused(self, host: str) -> None: ...
-
-
-class ProtocolViolation(Exception):
-    """The peer sent something a storage SCP cannot follow: the association is aborted."""
 
 
 class AbortAssociation(ProtocolViolation):
@@ -98,45 +104,18 @@ class _Association:
 
 
 # -- encoding helpers -------------------------------------------------------------------------------
-def _uid_bytes(uid: str) -> bytes:
-    raw = uid.encode("ascii")
-    return raw + b"\0" if len(raw) % 2 else raw
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("ascii", "replace").strip(" \0")
-
-
-def _implicit_element(group: int, element: int, value: bytes) -> bytes:
-    return struct.pack("<HHI", group, element, len(value)) + value
-
-
 def encode_response(
     command_field: int, message_id: int, sop_class_uid: str, status: int, sop_instance_uid: str | None
 ) -> bytes:
     """A DIMSE response command set (implicit VR little endian, with its group length)."""
-    body = _implicit_element(0x0000, 0x0002, _uid_bytes(sop_class_uid))
-    body += _implicit_element(0x0000, 0x0100, struct.pack("<H", command_field))
-    body += _implicit_element(0x0000, 0x0120, struct.pack("<H", message_id))
-    body += _implicit_element(0x0000, 0x0800, struct.pack("<H", NO_DATASET))
-    body += _implicit_element(0x0000, 0x0900, struct.pack("<H", status))
+    body = implicit_element(0x0000, 0x0002, uid_bytes(sop_class_uid))
+    body += implicit_element(0x0000, 0x0100, struct.pack("<H", command_field))
+    body += implicit_element(0x0000, 0x0120, struct.pack("<H", message_id))
+    body += implicit_element(0x0000, 0x0800, struct.pack("<H", NO_DATASET))
+    body += implicit_element(0x0000, 0x0900, struct.pack("<H", status))
     if sop_instance_uid is not None:
-        body += _implicit_element(0x0000, 0x1000, _uid_bytes(sop_instance_uid))
-    return _implicit_element(0x0000, 0x0000, struct.pack("<I", len(body))) + body
-
-
-def parse_command(raw: bytes) -> dict[int, bytes]:
-    """Elements of a command set (implicit VR LE) by element number (group 0000 only)."""
-    out: dict[int, bytes] = {}
-    offset = 0
-    while offset + 8 <= len(raw):
-        group, element, length = struct.unpack_from("<HHI", raw, offset)
-        offset += 8
-        if group != 0x0000 or offset + length > len(raw):
-            raise ProtocolViolation("malformed command set")
-        out[element] = raw[offset : offset + length]
-        offset += length
-    return out
+        body += implicit_element(0x0000, 0x1000, uid_bytes(sop_instance_uid))
+    return implicit_element(0x0000, 0x0000, struct.pack("<I", len(body))) + body
 
 
 def _explicit_element(element: int, vr: bytes, value: bytes) -> bytes:
@@ -151,23 +130,15 @@ def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, s
     version = IMPLEMENTATION_VERSION.encode()
     body = (
         _explicit_element(0x0001, b"OB", b"\x00\x01")
-        + _explicit_element(0x0002, b"UI", _uid_bytes(sop_class_uid))
-        + _explicit_element(0x0003, b"UI", _uid_bytes(sop_instance_uid))
-        + _explicit_element(0x0010, b"UI", _uid_bytes(transfer_syntax))
-        + _explicit_element(0x0012, b"UI", _uid_bytes(str(PYDICOM_IMPLEMENTATION_UID)))
+        + _explicit_element(0x0002, b"UI", uid_bytes(sop_class_uid))
+        + _explicit_element(0x0003, b"UI", uid_bytes(sop_instance_uid))
+        + _explicit_element(0x0010, b"UI", uid_bytes(transfer_syntax))
+        + _explicit_element(0x0012, b"UI", uid_bytes(str(PYDICOM_IMPLEMENTATION_UID)))
         + _explicit_element(0x0013, b"SH", version + (b" " if len(version) % 2 else b""))
         + _explicit_element(0x0016, b"AE", ae + (b" " if len(ae) % 2 else b""))
     )
     group_length = _explicit_element(0x0000, b"UL", struct.pack("<I", len(body)))
     return b"\0" * 128 + b"DICM" + group_length + body
-
-
-def _item(item_type: int, value: bytes) -> bytes:
-    return struct.pack(">BBH", item_type, 0, len(value)) + value
-
-
-def _pdu(pdu_type: int, body: bytes) -> bytes:
-    return struct.pack(">BBI", pdu_type, 0, len(body)) + body
 
 
 # -- the acceptor -------------------------------------------------------------------------------------
@@ -248,7 +219,7 @@ class NativeAcceptor:
             except (ProtocolViolation, OSError, ValueError, struct.error) as exc:
                 how = f"aborted ({type(exc).__name__}: {exc})"
                 with contextlib.suppress(OSError):
-                    sock.sendall(_pdu(0x07, b"\0\0\x02\x00"))  # A-ABORT, source: service provider
+                    sock.sendall(pdu(0x07, b"\0\0\x02\x00"))  # A-ABORT, source: service provider
             finally:
                 with self._lock:
                     self._active -= 1
@@ -259,35 +230,22 @@ class NativeAcceptor:
             with contextlib.suppress(OSError):
                 sock.close()
 
-    @staticmethod
-    def _read_pdu(stream: BinaryIO) -> tuple[int, bytes] | None:
-        header = stream.read(6)
-        if not header:
-            return None
-        if len(header) < 6:
-            raise ProtocolViolation("connection closed inside a PDU header")
-        pdu_type, length = struct.unpack(">BxI", header)
-        body = stream.read(length)
-        if len(body) < length:
-            raise ProtocolViolation("connection closed inside a PDU")
-        return pdu_type, body
-
     def _reject(self, sock: socket.socket, peer: str, why: tuple[int, int, int], reason: str) -> None:
         result, source, diagnostic = why
-        sock.sendall(_pdu(0x03, bytes([0, result, source, diagnostic])))
+        sock.sendall(pdu(0x03, bytes([0, result, source, diagnostic])))
         self.receiver.association_rejected(peer, reason)
 
     def _negotiate(
         self, sock: socket.socket, stream: BinaryIO, address: tuple[str, int]
     ) -> _Association | None:
-        pdu = self._read_pdu(stream)
-        if pdu is None:
+        received = read_pdu(stream)
+        if received is None:
             return None
-        pdu_type, body = pdu
+        pdu_type, body = received
         if pdu_type != 0x01 or len(body) < 68:
             raise ProtocolViolation("expected an A-ASSOCIATE-RQ")
         called_raw, calling_raw = body[4:20], body[20:36]
-        called, calling = _text(called_raw), _text(calling_raw)
+        called, calling = text(called_raw), text(calling_raw)
         peer = f"{calling}@{address[0]}:{address[1]}"
         proposed: list[tuple[int, str, list[str]]] = []
         peer_max_pdu = 0
@@ -302,7 +260,7 @@ class NativeAcceptor:
                 sub = 4
                 while sub + 4 <= len(value):
                     sub_type, sub_length = value[sub], struct.unpack_from(">H", value, sub + 2)[0]
-                    uid = _text(value[sub + 4 : sub + 4 + sub_length])
+                    uid = text(value[sub + 4 : sub + 4 + sub_length])
                     sub += 4 + sub_length
                     if sub_type == 0x30:
                         abstract = uid
@@ -336,7 +294,7 @@ class NativeAcceptor:
             return None
 
         association = _Association(calling_ae=calling, peer=peer, peer_max_pdu=peer_max_pdu)
-        items = _item(0x10, APPLICATION_CONTEXT.encode())
+        items = item(0x10, APPLICATION_CONTEXT.encode())
         for context_id, abstract, syntaxes in proposed:
             if abstract == VERIFICATION:
                 acceptable: tuple[str, ...] = (IMPLICIT_VR_LE, EXPLICIT_VR_LE)
@@ -352,15 +310,15 @@ class NativeAcceptor:
             else:
                 result, reply_ts = 0x00, chosen
                 association.contexts[context_id] = (abstract, chosen)
-            items += _item(0x21, bytes([context_id, 0, result, 0]) + _item(0x40, reply_ts.encode()))
+            items += item(0x21, bytes([context_id, 0, result, 0]) + item(0x40, reply_ts.encode()))
         user_info = (
-            _item(0x51, struct.pack(">I", OUR_MAX_PDU))
-            + _item(0x52, str(PYDICOM_IMPLEMENTATION_UID).encode())
-            + _item(0x55, IMPLEMENTATION_VERSION.encode())
+            item(0x51, struct.pack(">I", OUR_MAX_PDU))
+            + item(0x52, str(PYDICOM_IMPLEMENTATION_UID).encode())
+            + item(0x55, IMPLEMENTATION_VERSION.encode())
         )
-        items += _item(0x50, user_info)
+        items += item(0x50, user_info)
         header = struct.pack(">HH", 1, 0) + called_raw + calling_raw + body[36:68]
-        sock.sendall(_pdu(0x02, header + items))
+        sock.sendall(pdu(0x02, header + items))
         self.receiver.association_accepted(peer)
         return association
 
@@ -370,12 +328,12 @@ class NativeAcceptor:
         fields: dict[int, bytes] | None = None
         context_id = 0
         while True:
-            pdu = self._read_pdu(stream)
-            if pdu is None:
+            received = read_pdu(stream)
+            if received is None:
                 return "closed by the peer without release"
-            pdu_type, body = pdu
+            pdu_type, body = received
             if pdu_type == 0x05:  # A-RELEASE-RQ
-                sock.sendall(_pdu(0x06, b"\0\0\0\0"))
+                sock.sendall(pdu(0x06, b"\0\0\0\0"))
                 return "released"
             if pdu_type == 0x07:
                 return "aborted by the peer"
@@ -414,13 +372,13 @@ class NativeAcceptor:
     ) -> None:
         command_field = struct.unpack("<H", fields.get(0x0100, b"\0\0"))[0]
         message_id = struct.unpack("<H", fields.get(0x0110, b"\0\0"))[0]
-        sop_class = _text(fields.get(0x0002, b""))
+        sop_class = text(fields.get(0x0002, b""))
         if context_id not in association.contexts:
             raise ProtocolViolation(f"presentation context {context_id} was not accepted")
         if command_field == C_ECHO_RQ:
             response = encode_response(C_ECHO_RSP, message_id, sop_class or VERIFICATION, 0x0000, None)
         elif command_field == C_STORE_RQ and dataset is not None:
-            sop_instance = _text(fields.get(0x1000, b""))
+            sop_instance = text(fields.get(0x1000, b""))
             transfer_syntax = association.contexts[context_id][1]
             encoded = b"".join(
                 [file_meta(sop_class, sop_instance, transfer_syntax, association.calling_ae), *dataset]
@@ -432,7 +390,7 @@ class NativeAcceptor:
         else:
             raise ProtocolViolation(f"unsupported DIMSE command 0x{command_field:04x}")
         pdv = struct.pack(">IBB", len(response) + 2, context_id, 0x03) + response
-        sock.sendall(_pdu(0x04, pdv))
+        sock.sendall(pdu(0x04, pdv))
 
 
 def acceptor_settings(

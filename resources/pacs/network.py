@@ -69,6 +69,9 @@ class NetworkOptions:
     network_timeout_s: float = 120.0
     connection_timeout_s: float = 10.0
     max_pdu: int = 0
+    # Who sends our C-FIND and C-MOVE requests: the lean requestor of resources.pacs.native_scu
+    # ("native") or pynetdicom. C-ECHO and C-GET always go through pynetdicom.
+    scu_engine: str = "native"
 
     @classmethod
     def from_settings(cls, settings: PacsSettings) -> NetworkOptions:
@@ -78,6 +81,7 @@ class NetworkOptions:
             dimse_timeout_s=settings.dimse_timeout_s,
             network_timeout_s=settings.network_timeout_s,
             max_pdu=settings.max_pdu,
+            scu_engine=settings.scu_engine,
         )
 
 

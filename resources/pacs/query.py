@@ -14,7 +14,7 @@ Quirks handled here (PS3.4 C.3 makes most return keys optional, and real archive
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -23,6 +23,7 @@ from pynetdicom import Association
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
 
 from resources.pacs.errors import PacsQueryError, PacsRefusedError, PacsUnavailableError
+from resources.pacs.native_scu import AssociationLost, NativeAssociation
 from resources.pacs.network import NetworkOptions, PeerAddress, associate, make_ae, release_quietly
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 _PENDING = (0xFF00, 0xFF01)
 # 0x0122 SOP class not supported, 0x0124 refused: not authorised (PS3.7 C.4); 0xA700 out of resources.
 _REFUSED = (0x0122, 0x0124, 0xA700)
+_FIND = str(StudyRootQueryRetrieveInformationModelFind)
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,11 @@ class PacsQuerier:
     def __init__(self, peer: PeerAddress, options: NetworkOptions) -> None:
         self.peer = peer
         self.options = options
+        self._native_engine = options.scu_engine == "native"
         self._ae = make_ae(peer.calling_ae_title, options)
         self._ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
         self._assoc: Association | None = None
+        self._native: NativeAssociation | None = None
         self._answered = False  # whether this association has answered a request yet
 
     def __enter__(self) -> PacsQuerier:
@@ -147,12 +151,9 @@ class PacsQuerier:
         if self._assoc is not None:
             release_quietly(self._assoc)
             self._assoc = None
-
-    def _association(self) -> Association:
-        if self._assoc is None or not self._assoc.is_established:
-            self._assoc = associate(self._ae, self.peer, self.options)
-            self._answered = False
-        return self._assoc
+        if self._native is not None:
+            self._native.release()
+            self._native = None
 
     def find(self, query: Dataset) -> list[Dataset]:
         """Run one Study Root C-FIND and return the matches.
@@ -176,20 +177,37 @@ class PacsQuerier:
             self.close()
             return self._find_once(query, first_try=False)
 
+    def _responses(self, query: Dataset) -> Iterator[tuple[int, Dataset | None]]:
+        """(status, identifier) per response, on either engine; stops early if the association is lost."""
+        if self._native_engine:
+            if self._native is None or not self._native.is_established:
+                self._native = NativeAssociation(self.peer, self.options, [_FIND]).open()
+                self._answered = False
+            try:
+                yield from self._native.find(_FIND, query)
+            except AssociationLost as exc:
+                log.debug("C-FIND association lost: %s", exc)
+                self._native = None
+            return
+        if self._assoc is None or not self._assoc.is_established:
+            self._assoc = associate(self._ae, self.peer, self.options)
+            self._answered = False
+        for status, identifier in self._assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
+            if not status:  # empty Dataset: timeout, abort or invalid response
+                self._assoc = None
+                return
+            yield int(status.Status), identifier
+
     def _find_once(self, query: Dataset, *, first_try: bool) -> list[Dataset]:
-        assoc = self._association()
         level = query.get("QueryRetrieveLevel", "?")
         got_final = False
         matches: list[Dataset] = []
         undecodable = 0
-        for status, identifier in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
-            if not status:  # empty Dataset: timeout, abort or invalid response
-                break
-            code = int(status.Status)
+        for code, identifier in self._responses(query):
             self._answered = True
             if code in _PENDING:
                 if identifier is None:
-                    # pynetdicom could not decode a match: the answer would be silently incomplete.
+                    # The match could not be decoded: the answer would be silently incomplete.
                     undecodable += 1
                 else:
                     matches.append(identifier)

@@ -61,6 +61,7 @@ from resources.pacs.errors import (
     PacsUnavailableError,
     RetrievalIncompleteError,
 )
+from resources.pacs.native_scu import AssociationLost, NativeAssociation
 from resources.pacs.network import NetworkOptions, PeerAddress, associate, make_ae, release_quietly
 from resources.pacs.query import InstanceRow, PacsQuerier
 from resources.pacs.selection import (
@@ -81,6 +82,7 @@ Policy = Literal["metadata", "full"]
 Method = Literal["move", "get"]
 
 _PENDING = (0xFF00, 0xFF01)
+_MOVE = str(StudyRootQueryRetrieveInformationModelMove)
 _UID_BATCH = 100  # SOP Instance UIDs per image-level move (a UID list request)
 # Storage SOP classes proposed on a C-GET association besides those seen at image level.
 _COMMON_STORAGE_CLASSES = (
@@ -562,9 +564,14 @@ class PartitionRetriever:
                         f"0x{outcome.status:04X}); check that our AE title may retrieve"
                     )
         finally:
-            release_quietly(assoc)
+            if isinstance(assoc, NativeAssociation):
+                assoc.release()
+            else:
+                release_quietly(assoc)
 
-    def _open(self, plan: StudyPlan) -> Association:
+    def _open(self, plan: StudyPlan) -> Association | NativeAssociation:
+        if self.options.method == "move" and self.network.scu_engine == "native":
+            return NativeAssociation(self.peer, self.network, [_MOVE]).open()
         ae = make_ae(self.peer.calling_ae_title, self.network)
         if self.options.method == "move":
             ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
@@ -582,7 +589,9 @@ class PartitionRetriever:
             evt_handlers=[(evt.EVT_C_STORE, self.writer.handle_store)],
         )
 
-    def _send(self, assoc: Association, item: MoveItem) -> MoveOutcome:
+    def _send(self, assoc: Association | NativeAssociation, item: MoveItem) -> MoveOutcome:
+        if isinstance(assoc, NativeAssociation):
+            return self._send_native(assoc, item)
         if self.options.method == "move":
             responses = assoc.send_c_move(
                 item.identifier(),
@@ -601,6 +610,22 @@ class PartitionRetriever:
             outcome.warning = int(status.get("NumberOfWarningSuboperations", outcome.warning) or 0)
             if code not in _PENDING:
                 outcome.status = code
+        return outcome
+
+    def _send_native(self, assoc: NativeAssociation, item: MoveItem) -> MoveOutcome:
+        outcome = MoveOutcome(status=None)
+        destination = self.options.move_destination_ae_title
+        try:
+            for rsp in assoc.move(_MOVE, item.identifier(), destination):
+                # Counts are optional in pending responses (PS3.7 C.4.2.1.6): keep the last ones given.
+                outcome.completed = rsp.completed if rsp.completed is not None else outcome.completed
+                outcome.failed = rsp.failed if rsp.failed is not None else outcome.failed
+                outcome.warning = rsp.warning if rsp.warning is not None else outcome.warning
+                if rsp.status not in _PENDING:
+                    outcome.status = rsp.status
+        except AssociationLost as exc:
+            log.warning("%s-level C-MOVE of study %s: %s", item.level, item.study_uid, exc)
+            return MoveOutcome(status=None)
         return outcome
 
     def _still_missing(

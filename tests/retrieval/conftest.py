@@ -80,8 +80,9 @@ class RunningDemo:
         return RetrievalOptions(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture()
-def demo(archive: Archive) -> Iterator[RunningDemo]:
+@pytest.fixture(params=["native", "pynetdicom"])
+def demo(archive: Archive, request: pytest.FixtureRequest) -> Iterator[RunningDemo]:
+    """The demo PACS, and our side of it with each C-FIND/C-MOVE requestor (``pacs.scu_engine``)."""
     lake_port = free_port()
     pacs = DemoPacs(
         archive.folder,
@@ -94,7 +95,9 @@ def demo(archive: Archive) -> Iterator[RunningDemo]:
         yield RunningDemo(
             pacs=pacs,
             peer=PeerAddress("127.0.0.1", port, "DEMO_PACS", LAKE_AE),
-            network=NetworkOptions(acse_timeout_s=5, dimse_timeout_s=10, network_timeout_s=10),
+            network=NetworkOptions(
+                acse_timeout_s=5, dimse_timeout_s=10, network_timeout_s=10, scu_engine=request.param
+            ),
             lake_port=lake_port,
         )
     finally:

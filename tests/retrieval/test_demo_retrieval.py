@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -216,7 +217,10 @@ def test_interrupted_move_is_recorded_and_completed_by_the_next_run_without_dupl
     # The PACS either reports the failed sub-operations or, its sub-association gone, never answers
     # the move (a timeout): both leave a partial study that the next run completes.
     quick = RunningDemo(
-        demo.pacs, demo.peer, NetworkOptions(dimse_timeout_s=3, network_timeout_s=3), demo.lake_port
+        demo.pacs,
+        demo.peer,
+        dataclasses.replace(demo.network, dimse_timeout_s=3, network_timeout_s=3),
+        demo.lake_port,
     )
     with pytest.raises((RetrievalIncompleteError, PacsUnavailableError)) as caught:
         _retrieve(quick, spool, writer=AbortingWriter(spool, limit=4), policy="full", max_retries=0)
@@ -269,20 +273,23 @@ def test_pacs_that_is_down_fails_after_bounded_retries(
     assert sleeps == [1.5, 3.0]  # exponential backoff, bounded
 
 
-def test_pacs_refusing_our_ae_title_gives_a_clear_error(tmp_path: Path, archive: Archive) -> None:
+@pytest.mark.parametrize("engine", ["native", "pynetdicom"])
+def test_pacs_refusing_our_ae_title_gives_a_clear_error(
+    tmp_path: Path, archive: Archive, engine: str
+) -> None:
     with DemoPacs(archive.folder, "DEMO_PACS", allowed_calling_ae_titles={"SOMEONE_ELSE"}) as pacs:
         peer = PeerAddress("127.0.0.1", pacs.port, "DEMO_PACS", LAKE_AE)
+        options = NetworkOptions(
+            acse_timeout_s=5, dimse_timeout_s=10, network_timeout_s=10, scu_engine=engine
+        )
         with (
-            pytest.raises(PacsRefusedError, match=r"rejected the association .*register our AE title"),
-            PacsQuerier(peer, demo_options()) as querier,
+            pytest.raises(
+                PacsRefusedError, match=r"rejected the association .*register our AE title"
+            ) as caught,
+            PacsQuerier(peer, options) as querier,
         ):
             querier.find_studies(study_date="20261109")
-
-
-def demo_options() -> Any:
-    from resources.pacs.network import NetworkOptions
-
-    return NetworkOptions(acse_timeout_s=5, dimse_timeout_s=10, network_timeout_s=10)
+        assert "calling ae title not recognised" in str(caught.value).lower()
 
 
 def test_outside_allowed_window_fails_before_touching_the_pacs(demo: RunningDemo, tmp_path: Path) -> None:
@@ -311,7 +318,8 @@ def test_sr_series_without_image_level_answer_are_retrieved_whole(tmp_path: Path
     ) as pacs:
         from tests.retrieval.conftest import RunningDemo as Demo
 
-        demo = Demo(pacs, PeerAddress("127.0.0.1", pacs.port, "QUIRKY", LAKE_AE), demo_options(), lake_port)
+        options = NetworkOptions(acse_timeout_s=5, dimse_timeout_s=10, network_timeout_s=10)
+        demo = Demo(pacs, PeerAddress("127.0.0.1", pacs.port, "QUIRKY", LAKE_AE), options, lake_port)
         spool = SpoolStore(tmp_path / "spool", fsync=False)
         summary = _index(demo, spool, selector=StudySelector(modalities=["CT"]))
         assert summary.sr_series_without_image_answer == 2

@@ -1,0 +1,131 @@
+"""DICOM upper layer (PS3.8) and DIMSE command-set encoding shared by our lean acceptor and requestor.
+
+Both ends of our fast network paths speak the protocol directly on a socket instead of through
+pynetdicom's polling threads: :mod:`resources.listener.native_scp` accepts C-STORE/C-ECHO
+associations, :mod:`resources.pacs.native_scu` requests C-FIND and C-MOVE. What they share lives
+here: PDU and item framing (PS3.8 9.3), command sets in implicit VR little endian with their group
+length (PS3.7 Annex E), and reading one whole PDU from a buffered stream.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import BinaryIO
+
+APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
+VERIFICATION = "1.2.840.10008.1.1"
+IMPLICIT_VR_LE = "1.2.840.10008.1.2"
+EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
+IMPLEMENTATION_VERSION = "DICOM_LAKE_01"
+OUR_MAX_PDU = 262144  # what we tell the peer it may put in one P-DATA-TF
+
+# PDU types (PS3.8 9.3.1)
+A_ASSOCIATE_RQ, A_ASSOCIATE_AC, A_ASSOCIATE_RJ = 0x01, 0x02, 0x03
+P_DATA_TF = 0x04
+A_RELEASE_RQ, A_RELEASE_RP, A_ABORT = 0x05, 0x06, 0x07
+
+# Command Data Set Type (0000,0800): this value means "no dataset follows" (PS3.7 E.1).
+NO_DATASET = 0x0101
+
+
+class ProtocolViolation(Exception):
+    """The peer sent something we cannot follow: the association is aborted."""
+
+
+def uid_bytes(uid: str) -> bytes:
+    """A UID value padded to even length with NUL (PS3.5 9.1)."""
+    raw = uid.encode("ascii")
+    return raw + b"\0" if len(raw) % 2 else raw
+
+
+def ae_bytes(title: str) -> bytes:
+    """An AE title field of an A-ASSOCIATE PDU: 16 bytes, space padded."""
+    return title.encode("ascii", "replace")[:16].ljust(16, b" ")
+
+
+def text(raw: bytes) -> str:
+    return raw.decode("ascii", "replace").strip(" \0")
+
+
+def implicit_element(group: int, element: int, value: bytes) -> bytes:
+    return struct.pack("<HHI", group, element, len(value)) + value
+
+
+def encode_command(elements: list[tuple[int, bytes]]) -> bytes:
+    """A command set from (element number, value) pairs of group 0000, with its group length."""
+    body = b"".join(implicit_element(0x0000, element, value) for element, value in elements)
+    return implicit_element(0x0000, 0x0000, struct.pack("<I", len(body))) + body
+
+
+def us(value: int) -> bytes:
+    """An unsigned short (US) command value."""
+    return struct.pack("<H", value)
+
+
+def parse_command(raw: bytes) -> dict[int, bytes]:
+    """Elements of a command set (implicit VR LE) by element number (group 0000 only)."""
+    out: dict[int, bytes] = {}
+    offset = 0
+    while offset + 8 <= len(raw):
+        group, element, length = struct.unpack_from("<HHI", raw, offset)
+        offset += 8
+        if group != 0x0000 or offset + length > len(raw):
+            raise ProtocolViolation("malformed command set")
+        out[element] = raw[offset : offset + length]
+        offset += length
+    return out
+
+
+def command_us(fields: dict[int, bytes], element: int, default: int = 0) -> int:
+    """An unsigned short of a parsed command set, or ``default`` when absent."""
+    value = fields.get(element)
+    return struct.unpack("<H", value[:2])[0] if value and len(value) >= 2 else default
+
+
+def item(item_type: int, value: bytes) -> bytes:
+    return struct.pack(">BBH", item_type, 0, len(value)) + value
+
+
+def pdu(pdu_type: int, body: bytes) -> bytes:
+    return struct.pack(">BBI", pdu_type, 0, len(body)) + body
+
+
+def pdv_pdus(context_id: int, payload: bytes, *, command: bool, max_pdu: int) -> list[bytes]:
+    """P-DATA-TF PDUs carrying ``payload`` in fragments that fit the peer's maximum PDU length.
+
+    ``max_pdu`` is the peer's Maximum Length Received (0: no limit); it bounds a PDU's variable
+    field, which holds one PDV item here (4 bytes length, context ID, control header, fragment).
+    """
+    room = max_pdu - 6 if max_pdu > 6 else len(payload) or 1
+    control_base = 0x01 if command else 0x00
+    out = []
+    for start in range(0, max(len(payload), 1), room):
+        fragment = payload[start : start + room]
+        last = start + room >= len(payload)
+        control = control_base | (0x02 if last else 0x00)
+        out.append(pdu(P_DATA_TF, struct.pack(">IBB", len(fragment) + 2, context_id, control) + fragment))
+    return out
+
+
+def read_pdu(stream: BinaryIO) -> tuple[int, bytes] | None:
+    """The next whole PDU as (type, variable field), or None when the peer closed between PDUs."""
+    header = stream.read(6)
+    if not header:
+        return None
+    if len(header) < 6:
+        raise ProtocolViolation("connection closed inside a PDU header")
+    pdu_type, length = struct.unpack(">BxI", header)
+    body = stream.read(length)
+    if len(body) < length:
+        raise ProtocolViolation("connection closed inside a PDU")
+    return pdu_type, body
+
+
+def sub_items(value: bytes, offset: int = 0) -> list[tuple[int, bytes]]:
+    """The (type, value) items of an A-ASSOCIATE PDU's variable part or of a compound item."""
+    out = []
+    while offset + 4 <= len(value):
+        item_type, length = value[offset], struct.unpack_from(">H", value, offset + 2)[0]
+        out.append((item_type, value[offset + 4 : offset + 4 + length]))
+        offset += 4 + length
+    return out
