@@ -48,37 +48,45 @@ _WANTED_INTS = {int(t) for t in _WANTED}
 _UNDEFINED = 0xFFFFFFFF
 
 
+_EXPLICIT_HEAD = struct.Struct("<HH2sH")  # group, element, VR, 2-byte length
+_IMPLICIT_HEAD = struct.Struct("<HHI")  # group, element, 4-byte length
+_U32 = struct.Struct("<I")
+
+
 def _scan_little_endian(data: bytes, offset: int, explicit: bool) -> dict[int, bytes] | None:
     """The wanted elements' raw values from an uncompressed little endian dataset, or None.
 
     None means "cannot tell cheaply" (an undefined-length item before the wanted elements, or
-    anything malformed): the caller falls back to pydicom.
+    anything malformed): the caller falls back to pydicom. This loop runs once per top-level element
+    of every received instance (about fifty before Series Instance UID in a CT image), hence the
+    precompiled structs and the group test before any tag arithmetic.
     """
     found: dict[int, bytes] = {}
     end = len(data)
+    head = _EXPLICIT_HEAD.unpack_from if explicit else _IMPLICIT_HEAD.unpack_from
+    long_length = _U32.unpack_from
     while offset + 8 <= end:
-        group, element = struct.unpack_from("<HH", data, offset)
-        tag = (group << 16) | element
-        if tag > _SERIES_INSTANCE_UID:
-            return found
         if explicit:
-            vr = data[offset + 4 : offset + 6]
+            group, element, vr, length = head(data, offset)
             if vr in _LONG_VRS:
                 if offset + 12 > end:
                     return None
-                length = struct.unpack_from("<I", data, offset + 8)[0]
-                offset += 12
+                length = long_length(data, offset + 8)[0]
+                value_at = offset + 12
             else:
-                length = struct.unpack_from("<H", data, offset + 6)[0]
-                offset += 8
+                value_at = offset + 8
         else:
-            length = struct.unpack_from("<I", data, offset + 4)[0]
-            offset += 8
-        if length == _UNDEFINED or offset + length > end:
+            group, element, length = head(data, offset)
+            value_at = offset + 8
+        if group >= 0x0020 and (group > 0x0020 or element > 0x000E):
+            return found
+        if length == _UNDEFINED or value_at + length > end:
             return None
-        if tag in _WANTED_INTS:
-            found[tag] = data[offset : offset + length]
-        offset += length
+        if group == 0x0008 or group == 0x0020:
+            tag = (group << 16) | element
+            if tag in _WANTED_INTS:
+                found[tag] = data[value_at : value_at + length]
+        offset = value_at + length
     return found
 
 

@@ -96,6 +96,8 @@ class DemoPacs:
         self._server: ThreadedAssociationServer | None = None
         self._lock = threading.Lock()
         self.moves_served = 0
+        # (level, attribute keywords) of each C-FIND served: which return keys callers ask for.
+        self.find_keys: list[tuple[str, frozenset[str]]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def reload(self) -> int:
@@ -191,6 +193,8 @@ class DemoPacs:
     def _on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
         query = event.identifier
         level, entries = self._select(query)
+        with self._lock:
+            self.find_keys.append((str(level), frozenset(e.keyword for e in query if e.keyword)))
         if level not in ("STUDY", "SERIES", "IMAGE"):
             yield 0xC000, None
             return

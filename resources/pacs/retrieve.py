@@ -225,12 +225,16 @@ def plan_study(
     policy: Policy,
     *,
     allow_unlisted_study_move: bool = True,
+    need_sop_classes: bool = False,
 ) -> StudyPlan:
     """Decide what to fetch for one study (see the module docstring for the policies).
 
     Under ``full``, a study of which nothing is in the spool yet is moved whole without listing its
     instances first (image-level C-FINDs would cost more than they save); if that move fails, the
     retry re-plans with ``allow_unlisted_study_move=False`` and moves only what is missing.
+    ``need_sop_classes`` (C-GET, which must propose each storage SOP class) asks the image-level
+    C-FINDs for SOP Class UID; a C-MOVE leaves it out of image series' queries, which spares
+    archives that read it from the stored files.
     """
     plan = StudyPlan(study_uid=study.study_uid)
     if (
@@ -251,7 +255,9 @@ def plan_study(
         modality = (series.modality or "").upper()
         if policy == "metadata" and modality == "SR" and not series.is_dose_report:
             continue
-        instances = querier.find_instances(study.study_uid, series.series_uid)
+        instances = querier.find_instances(
+            study.study_uid, series.series_uid, sop_class=need_sop_classes or modality == "SR"
+        )
         plan.sop_classes.update(i.sop_class_uid for i in instances if i.sop_class_uid)
         if not instances:
             all_listed_and_new = False
@@ -424,7 +430,13 @@ class PartitionRetriever:
                 self._sleep(self.options.retry_backoff_s * (2 ** (attempt - 1)))
             try:
                 with PacsQuerier(self.peer, self.network) as querier:
-                    return plan_study(querier, self.spool, study, self.options.policy)
+                    return plan_study(
+                        querier,
+                        self.spool,
+                        study,
+                        self.options.policy,
+                        need_sop_classes=self.options.method == "get",
+                    )
             except PacsUnavailableError as exc:
                 log.warning("partition %s: planning attempt %d: %s", self.partition_key, attempt + 1, exc)
                 if attempt == attempts - 1:
@@ -528,7 +540,12 @@ class PartitionRetriever:
         study = self._studies[plan.study_uid]
         with PacsQuerier(self.peer, self.network) as querier:
             fresh = plan_study(
-                querier, self.spool, study, self.options.policy, allow_unlisted_study_move=False
+                querier,
+                self.spool,
+                study,
+                self.options.policy,
+                allow_unlisted_study_move=False,
+                need_sop_classes=self.options.method == "get",
             )
         for uid, series_uid in fresh.listed.items():
             self.writer.expect(uid, fresh.study_uid, series_uid)

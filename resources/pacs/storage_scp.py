@@ -202,7 +202,9 @@ class SpoolWriter:
             return STATUS_NOT_REQUESTED
         # A copy replacing a file already there (a whole series moved again) is fsynced before its
         # rename, as the listener does: a crash must never leave an indexed file half-replaced.
-        replacing = self.spool.path_for(self.partition_key, context.study_uid, sop_instance_uid).exists()
+        replacing = os.path.exists(
+            self.spool.path_for(self.partition_key, context.study_uid, sop_instance_uid)
+        )
         try:
             record = self.spool.write_file(
                 chunks,
@@ -256,14 +258,15 @@ class SpoolWriter:
         """Fsync the files, then their folders, then index them; returns how many were indexed."""
         try:
             if self.spool.fsync:
-                folders: set[Path] = set()
+                studies: set[str] = set()
                 for record in batch:
                     _fsync_file(record.path)
-                    # The study folder, and the partition and spool folders in case it is new.
-                    study = record.path.parent
-                    folders.update((study, study.parent, study.parent.parent))
-                for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-                    fsync_directory(folder)
+                    studies.add(os.path.dirname(record.path))
+                # The study folders, then the partition and spool folders in case a study folder is new.
+                partitions = {os.path.dirname(study) for study in studies}
+                spools = {os.path.dirname(partition) for partition in partitions}
+                for folder in [*sorted(studies), *sorted(partitions), *sorted(spools)]:
+                    fsync_directory(Path(folder))
             self.spool.index_records(batch)
         except (OSError, SpoolWriteError) as exc:
             log.error(
@@ -291,9 +294,9 @@ class SpoolWriter:
         """
         with self._sync_lock:
             batch = self._take_pending()
-            if batch:
-                self._submit(batch)
-            waiting, self._syncing = self._syncing, []
+            waiting = self._submit(batch) if batch else list(self._syncing)
+        # Every unfinished batch, including those another thread's flush or a full batch submitted:
+        # a concurrent move's flush must not return while instances it was told of are unindexed.
         for future in waiting:
             future.result()
         with self._lock:

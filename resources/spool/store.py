@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -100,10 +101,11 @@ def partition_key_from_dicom_date(value: str | None) -> str | None:
     text = str(value).strip()
     if len(text) != 8 or not text.isdigit():
         return None
-    try:
-        return dt.datetime.strptime(text, "%Y%m%d").date().isoformat()
+    try:  # dt.date validates the calendar; cheaper than strptime on the receive path
+        dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         return None
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,12 @@ class SpoolRecord:
     state_reason: str | None = None
 
 
+_PLAIN_UID = re.compile(r"[0-9.]{1,64}")
+
+
 def _safe_component(uid: str) -> str:
     # UIDs are digits and dots; anything else (a broken sender) is hashed so it cannot escape the folder.
-    if uid and all(c.isdigit() or c == "." for c in uid) and len(uid) <= 64:
+    if _PLAIN_UID.fullmatch(uid) and uid.strip("."):
         return uid
     return "x" + hashlib.sha256(uid.encode("utf-8", "replace")).hexdigest()[:40]
 
@@ -151,16 +156,37 @@ def write_atomically(
     SpoolWriteError
         Naming the target file and the OS reason (disk full, permission denied ...).
     """
+    sha256, _size = write_atomically_sized(target, data, fsync=fsync, mode=mode)
+    return sha256
+
+
+def write_atomically_sized(
+    target: Path, data: bytes | Sequence[bytes], *, fsync: bool = True, mode: int = 0o600
+) -> tuple[str, int]:
+    """:func:`write_atomically`, returning the SHA-256 and the number of bytes written.
+
+    The receive path's version: string paths, and the folder created only when the first open finds
+    it missing (one syscall saved per instance; a folder removed meanwhile, e.g. by a purge, is made
+    again).
+    """
     chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else list(data)
     digest = hashlib.sha256()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+    final = os.fspath(target)
+    folder, name = os.path.split(final)
+    tmp = f"{folder}/.{name}.{os.getpid()}.{threading.get_ident()}.part"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    size = 0
     try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            fd = os.open(tmp, flags, mode)
+        except FileNotFoundError:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            fd = os.open(tmp, flags, mode)
         try:
             for chunk in chunks:
                 view = memoryview(chunk)
                 digest.update(view)
+                size += len(view)
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
@@ -168,16 +194,14 @@ def write_atomically(
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, target)
+        os.replace(tmp, final)
         if fsync:
-            fsync_directory(target.parent)
+            fsync_directory(Path(folder))
     except OSError as exc:
         with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise SpoolWriteError(
-            f"{target.name}: could not be written to the spool: {exc.strerror or exc}"
-        ) from exc
-    return digest.hexdigest()
+            os.unlink(tmp)
+        raise SpoolWriteError(f"{name}: could not be written to the spool: {exc.strerror or exc}") from exc
+    return digest.hexdigest(), size
 
 
 class SpoolStore:
@@ -189,6 +213,7 @@ class SpoolStore:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(OSError):
             os.chmod(self.root, 0o700)
+        self._root_text = os.fspath(self.root)
         self.index_path = self.root / "index.sqlite"
         self._local = threading.local()
         # executescript manages its own transaction, so it runs outside connect().
@@ -226,12 +251,9 @@ class SpoolStore:
 
     # -- files ----------------------------------------------------------------------------------------
     def path_for(self, partition_key: str, study_uid: str, sop_instance_uid: str) -> Path:
-        return (
-            self.root
-            / partition_key
-            / _safe_component(study_uid)
-            / f"{_safe_component(sop_instance_uid)}.dcm"
-        )
+        # One string, one Path: this runs for every received instance, and pathlib's "/" parses anew.
+        study, sop = _safe_component(study_uid), _safe_component(sop_instance_uid)
+        return Path(f"{self._root_text}/{partition_key}/{study}/{sop}.dcm")
 
     def has_instance(self, sop_instance_uid: str) -> bool:
         row = (
@@ -324,8 +346,7 @@ class SpoolStore:
             If the file cannot be written; nothing half-written is left behind.
         """
         target = self.path_for(partition_key, study_uid, sop_instance_uid)
-        sha256 = write_atomically(target, data, fsync=self.fsync and not defer_sync)
-        size = target.stat().st_size
+        sha256, size = write_atomically_sized(target, data, fsync=self.fsync and not defer_sync)
         return SpoolRecord(
             sop_instance_uid=sop_instance_uid,
             partition_key=partition_key,

@@ -125,6 +125,30 @@ def test_metadata_policy_fetches_dose_srs_first_images_and_last_ct_image_without
         assert ds.SeriesInstanceUID == record.series_uid
 
 
+def test_image_level_queries_ask_sop_class_only_where_it_is_needed(
+    demo: RunningDemo, tmp_path: Path, archive: Archive
+) -> None:
+    """SR series (dose report or not) and C-GET need the SOP class; C-MOVE of image series does not."""
+    for method in ("move", "get"):
+        spool = SpoolStore(tmp_path / f"spool-{method}", fsync=False)
+        _index(demo, spool)
+        demo.pacs.find_keys.clear()
+        _retrieve(demo, spool, policy="metadata", method=method)
+        image_queries = [keys for level, keys in demo.pacs.find_keys if level == "IMAGE"]
+        assert image_queries and all("SOPInstanceUID" in keys for keys in image_queries)
+        with_class = sum("SOPClassUID" in keys for keys in image_queries)
+        if method == "get":
+            assert with_class == len(image_queries)
+        else:
+            image_series = sum(
+                1
+                for study in (archive.with_rdsr, archive.without_rdsr)
+                for uid in study.series
+                if uid not in study.dose_series and uid not in study.other_sr_series
+            )
+            assert len(image_queries) - with_class == image_series
+
+
 def test_full_retrieval_then_rerun_moves_nothing_new(
     demo: RunningDemo, tmp_path: Path, archive: Archive
 ) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydicom import dcmread
@@ -143,6 +146,48 @@ def test_an_instance_is_indexed_only_after_its_file_and_folders_are_fsynced(
         before = [path for path, _ in synced[:first_known]]
         assert spool.path_for(PARTITION, REQUESTED_STUDY, uid) in before
         assert study_folder in before and spool.root in before
+
+
+def test_a_flush_waits_for_batches_another_thread_submitted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent moves share one writer: each move's flush must see its instances indexed.
+
+    Here the first flush takes both pending instances into a batch whose indexing is held back; a
+    second flush (the other move's) must wait for that batch, not return because nothing is pending.
+    """
+    spool = SpoolStore(tmp_path / "spool", fsync=False)
+    writer = SpoolWriter(spool, PARTITION)
+    gate = threading.Event()
+    index_records = spool.index_records
+
+    def held_back(records: Any) -> None:
+        gate.wait(10)
+        index_records(records)
+
+    monkeypatch.setattr(spool, "index_records", held_back)
+    files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2)]
+    uids = [str(dcmread(p).SOPInstanceUID) for p in files]
+    for path, uid in zip(files, uids, strict=True):
+        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    first = threading.Thread(target=writer.flush)
+    first.start()
+    time.sleep(0.1)  # the first flush has taken the pending batch
+    second_done = threading.Event()
+    seen_by_second: list[set[str]] = []
+
+    def second_flush() -> None:
+        writer.flush()
+        seen_by_second.append(spool.known_instances())
+        second_done.set()
+
+    threading.Thread(target=second_flush).start()
+    assert not second_done.wait(0.3)  # still waiting for the held-back batch
+    gate.set()
+    assert second_done.wait(10)
+    first.join(10)
+    assert seen_by_second == [set(uids)]
+    writer.close()
 
 
 def test_a_copy_replacing_a_spooled_file_is_fsynced_before_its_rename(
