@@ -57,7 +57,7 @@ from resources.listener.instance_header import read_instance_header
 from resources.listener.native_scp import AbortAssociation, AcceptorSettings, NativeAcceptor
 from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
 from resources.spool import SpoolRecord, SpoolStore, SpoolWriteError
-from resources.spool.store import fsync_directory, sync_filesystem, syncfs_available
+from resources.spool.store import SYNCFS_MIN_BATCH, fsync_directory, sync_filesystem, syncfs_available
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class SpoolWriter:
         try:
             if self.spool.fsync:
                 studies = {os.path.dirname(record.path) for record in batch}
-                if self.use_syncfs and self._one_filesystem(studies):
+                if self.use_syncfs and len(batch) >= SYNCFS_MIN_BATCH and self._one_filesystem(studies):
                     # One syncfs covers the batch's files, renames and new folders.
                     sync_filesystem(self.spool.root)
                 else:

@@ -161,6 +161,9 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _SYNCFS = _load_syncfs()
+# syncfs flushes everything dirty on the filesystem (the index's WAL, other writers' files): worth it
+# for a batch, not for a lone instance, which two fsyncs (file, folder) make durable more cheaply.
+SYNCFS_MIN_BATCH = 4
 
 
 def syncfs_available() -> bool:

@@ -153,7 +153,7 @@ def test_with_syncfs_an_instance_is_indexed_only_after_its_filesystem_is_synced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spool = SpoolStore(tmp_path / "spool", fsync=True)
-    writer = SpoolWriter(spool, PARTITION, batch_size=2)
+    writer = SpoolWriter(spool, PARTITION, batch_size=4)
     writer.use_syncfs = True
     synced: list[tuple[str, Path, set[str]]] = []
     real_sync_filesystem = storage_scp.sync_filesystem
@@ -169,16 +169,19 @@ def test_with_syncfs_an_instance_is_indexed_only_after_its_filesystem_is_synced(
     monkeypatch.setattr(storage_scp, "sync_filesystem", record("syncfs"))
     monkeypatch.setattr(storage_scp, "fsync_directory", record("folder"))
     monkeypatch.setattr(storage_scp, "_fsync_file", record("file"))
-    files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3)]
+    files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3, 4, 5)]
     uids = [str(dcmread(p).SOPInstanceUID) for p in files]
     for path, uid in zip(files, uids, strict=True):
         assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
-    assert writer.flush() == 3
+    assert writer.flush() == 5
     writer.close()
     assert spool.known_instances() == set(uids)
-    assert [kind for kind, _, _ in synced] == ["syncfs", "syncfs"]  # one per batch (2 + 1), no fsyncs
-    assert all(path == spool.root and known <= set(uids[:2]) for _, path, known in synced)
-    assert synced[0][2] == set()  # nothing indexed before the first batch's syncfs
+    kinds = [kind for kind, _, _ in synced]
+    # The batch of four: one syncfs of the spool, before any of it is indexed. The last instance, a
+    # batch of one, is fsynced file then folders (cheaper than flushing the whole filesystem).
+    assert kinds[0] == "syncfs" and synced[0][1] == spool.root and synced[0][2] == set()
+    assert kinds[1:] == ["file", "folder", "folder", "folder"]
+    assert all(known == set(uids[:4]) for _, _, known in synced[1:])
 
 
 def test_a_flush_waits_for_batches_another_thread_submitted(
