@@ -27,14 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resources.spool.errors import SpoolWriteError
-from resources.spool.store import (
-    SYNCFS_MIN_BATCH,
-    SpoolRecord,
-    SpoolStore,
-    fsync_directory,
-    sync_filesystem,
-    syncfs_available,
-)
+from resources.spool.store import SpoolRecord, SpoolStore, fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +71,6 @@ class GroupCommitter:
         # removed and created again is a new entry that needs its parent fsynced again).
         self._durable_folders: dict[Path, int] = {}
         self.batches = 0
-        # Where Linux offers syncfs(2), the leader makes a whole batch durable with that one call (files,
-        # renames and new folders) instead of one fsync per file and per folder.
-        self.use_syncfs = syncfs_available() and sync_directory is None
 
     def sync_file(self, path: Path) -> None:
         """Fsync one written file (in the receiving thread, so several files are flushed at once).
@@ -90,8 +80,8 @@ class GroupCommitter:
         SpoolWriteError
             If the file cannot be fsynced.
         """
-        if not self.spool.fsync or self.use_syncfs:
-            return  # with syncfs, the batch's leader flushes it with the others
+        if not self.spool.fsync:
+            return
         try:
             fsync_file(path)
         except OSError as exc:
@@ -157,32 +147,11 @@ class GroupCommitter:
                 folders[folder] = None
         return sorted(folders, key=lambda p: len(p.parts), reverse=True)
 
-    def _one_filesystem(self, records: list[SpoolRecord]) -> bool:
-        root_device = os.stat(self.spool.root).st_dev
-        folders = {os.path.dirname(record.path) for record in records}
-        return all(os.stat(folder).st_dev == root_device for folder in folders)
-
     def _commit_batch(self, batch: list[_Waiter]) -> None:
         records = [w.record for w in batch]
         error: SpoolWriteError | None = None
         try:
-            if (
-                self.spool.fsync
-                and self.use_syncfs
-                and len(records) >= SYNCFS_MIN_BATCH
-                and self._one_filesystem(records)
-            ):
-                try:
-                    sync_filesystem(self.spool.root)
-                except OSError as exc:
-                    raise SpoolWriteError(f"{len(records)} instance(s) not synced: {exc.strerror}") from exc
-            elif self.spool.fsync:
-                if self.use_syncfs:  # a small batch, or another filesystem: files not fsynced yet
-                    for record in records:
-                        try:
-                            fsync_file(record.path)
-                        except OSError as exc:
-                            raise SpoolWriteError(f"{record.path.name}: not fsynced: {exc.strerror}") from exc
+            if self.spool.fsync:
                 folders = self._folders_to_sync(records)
                 for folder in folders:
                     try:

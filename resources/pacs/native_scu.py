@@ -335,6 +335,26 @@ class NativeAssociation:
         self._message_id = self._message_id % 0xFFFF + 1
         return self._message_id
 
+    def _request(
+        self, command_field: int, sop_class: str, identifier: Dataset, extra: list[tuple[int, bytes]]
+    ) -> int:
+        """Send a request command with its identifier; returns its message ID."""
+        context_id, transfer = self._context(sop_class)
+        encoded = encode(identifier, transfer == IMPLICIT_VR_LE, True)
+        if encoded is None:
+            raise ValueError(f"the identifier of request 0x{command_field:04x} cannot be encoded")
+        message_id = self._next_message_id()
+        elements = [
+            (0x0002, uid_bytes(sop_class)),
+            (0x0100, us(command_field)),
+            (0x0110, us(message_id)),
+            *extra,
+            (0x0700, us(PRIORITY_MEDIUM)),
+            (0x0800, us(0x0000)),  # a dataset follows
+        ]
+        self._send(context_id, encode_command(elements), encoded)
+        return message_id
+
     def find(self, sop_class: str, identifier: Dataset) -> Iterator[tuple[int, Dataset | None]]:
         """Send a C-FIND; yields (status, identifier) per response, the final one last.
 
@@ -345,22 +365,8 @@ class NativeAssociation:
         PacsRefusedError
             When the SOP class was not accepted at negotiation.
         """
-        context_id, transfer = self._context(sop_class)
-        implicit = transfer == IMPLICIT_VR_LE
-        encoded = encode(identifier, implicit, True)
-        if encoded is None:
-            raise ValueError("the C-FIND identifier cannot be encoded")
-        message_id = self._next_message_id()
-        command = encode_command(
-            [
-                (0x0002, uid_bytes(sop_class)),
-                (0x0100, us(C_FIND_RQ)),
-                (0x0110, us(message_id)),
-                (0x0700, us(PRIORITY_MEDIUM)),
-                (0x0800, us(0x0000)),
-            ]
-        )
-        self._send(context_id, command, encoded)
+        implicit = self._context(sop_class)[1] == IMPLICIT_VR_LE
+        message_id = self._request(C_FIND_RQ, sop_class, identifier, [])
         while True:
             fields, data = self._receive()
             if command_us(fields, 0x0100) != C_FIND_RSP or command_us(fields, 0x0120) != message_id:
@@ -381,23 +387,9 @@ class NativeAssociation:
         PacsRefusedError
             When the SOP class was not accepted at negotiation.
         """
-        context_id, transfer = self._context(sop_class)
-        encoded = encode(identifier, transfer == IMPLICIT_VR_LE, True)
-        if encoded is None:
-            raise ValueError("the C-MOVE identifier cannot be encoded")
-        message_id = self._next_message_id()
         destination_raw = destination.strip().encode("ascii", "replace")
-        command = encode_command(
-            [
-                (0x0002, uid_bytes(sop_class)),
-                (0x0100, us(C_MOVE_RQ)),
-                (0x0110, us(message_id)),
-                (0x0600, destination_raw + (b" " if len(destination_raw) % 2 else b"")),
-                (0x0700, us(PRIORITY_MEDIUM)),
-                (0x0800, us(0x0000)),
-            ]
-        )
-        self._send(context_id, command, encoded)
+        move_destination = destination_raw + (b" " if len(destination_raw) % 2 else b"")
+        message_id = self._request(C_MOVE_RQ, sop_class, identifier, [(0x0600, move_destination)])
         while True:
             fields, _failed_uids = self._receive()  # the dataset of a final response lists failed UIDs
             if command_us(fields, 0x0100) != C_MOVE_RSP or command_us(fields, 0x0120) != message_id:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import resources.listener.group_commit as group_commit
 from resources.listener.group_commit import GroupCommitter
 from resources.spool import SpoolStore, SpoolWriteError
 from resources.spool.store import SpoolRecord
@@ -86,48 +85,3 @@ def test_a_failed_folder_fsync_fails_every_record_of_its_batch_and_indexes_none(
     committer.close()
     with pytest.raises(SpoolWriteError, match="listener is stopping"):
         committer.commit(_written(spool, 2))
-
-
-def test_a_batch_is_made_durable_by_one_syncfs_before_it_is_indexed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not group_commit.syncfs_available():
-        pytest.skip("syncfs(2) is not available on this platform")
-    spool = SpoolStore(tmp_path / "spool", fsync=True)
-    committer = GroupCommitter(spool)
-    assert committer.use_syncfs
-    events: list[tuple[str, int, set[str]]] = []
-    real_sync_filesystem, real_index_records = group_commit.sync_filesystem, spool.index_records
-
-    def spy_sync_filesystem(folder: Path) -> None:
-        events.append(("syncfs", 0, spool.known_instances()))
-        real_sync_filesystem(folder)
-
-    def slow_index_records(records: list[SpoolRecord]) -> None:
-        time.sleep(0.1)  # the first (lone) commit is slow: the others queue up into one batch
-        real_index_records(records)
-        events.append(("indexed", len(records), spool.known_instances()))
-
-    def spy_fsync_file(path: Path) -> None:
-        events.append(("fsync file", 0, set()))
-
-    monkeypatch.setattr(group_commit, "sync_filesystem", spy_sync_filesystem)
-    monkeypatch.setattr(group_commit, "fsync_file", spy_fsync_file)
-    monkeypatch.setattr(spool, "index_records", slow_index_records)
-    records = [_written(spool, n) for n in range(9)]
-    first = threading.Thread(target=committer.commit, args=(records[0],))
-    first.start()
-    time.sleep(0.03)  # the first record's leader is committing
-    threads = [threading.Thread(target=committer.commit, args=(r,)) for r in records[1:]]
-    for thread in threads:
-        thread.start()
-    for thread in [first, *threads]:
-        thread.join(10)
-    kinds = [kind for kind, _, _ in events]
-    assert kinds[:2] == ["fsync file", "indexed"]  # the lone first record: fsyncs, no syncfs
-    assert "syncfs" in kinds
-    batch_at = kinds.index("syncfs")
-    assert events[batch_at][2] == {records[0].sop_instance_uid}  # its batch not yet indexed
-    assert kinds[batch_at + 1] == "indexed" and events[batch_at + 1][1] >= 4
-    assert spool.known_instances() == {r.sop_instance_uid for r in records}
-    committer.close()

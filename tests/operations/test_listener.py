@@ -136,24 +136,10 @@ def test_unwritable_spool_answers_failure_so_the_sender_resends(listener: Runnin
     assert len(spool_rows(listener.config)) == 1
 
 
-@pytest.fixture(params=["fsync", "syncfs"])
-def sync_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """How the listener makes a batch durable; set before the listener (and its committer) starts."""
-    import resources.listener.group_commit as group_commit
-
-    if request.param == "syncfs" and not group_commit.syncfs_available():
-        pytest.skip("syncfs(2) is not available on this platform")
-    monkeypatch.setattr(group_commit, "syncfs_available", lambda: request.param == "syncfs")
-    return str(request.param)
-
-
 def test_success_is_answered_only_after_fsync_and_index_commit(
-    sync_mode: str, listener: RunningListener, monkeypatch: pytest.MonkeyPatch
+    listener: RunningListener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Group commit keeps the guarantee: file fsync, folder fsync, index commit, then the response.
-
-    In syncfs mode too: a batch of one is made durable with fsyncs, not a flush of the filesystem.
-    """
+    """Group commit keeps the guarantee: file fsync, folder fsync, index commit, then the response."""
     import resources.listener.group_commit as group_commit
 
     events: list[tuple[str, str]] = []
@@ -176,15 +162,8 @@ def test_success_is_answered_only_after_fsync_and_index_commit(
         real_index_records(store, records)
         events.append(("indexed", records[0].path.name))
 
-    real_sync_filesystem = group_commit.sync_filesystem
-
-    def spy_sync_filesystem(folder: Path) -> None:
-        events.append(("syncfs", folder.name))
-        real_sync_filesystem(folder)
-
     monkeypatch.setattr(group_commit, "fsync_file", spy_fsync_file)
     monkeypatch.setattr(group_commit, "fsync_directory", spy_fsync_directory)
-    monkeypatch.setattr(group_commit, "sync_filesystem", spy_sync_filesystem)
     monkeypatch.setattr(SpoolStore, "index_records", spy_index_records)
 
     dataset = make_ct_instance(study_uid="1.2.3.9", series_uid="1.2.3.9.1", sop_uid="1.2.3.9.1.1")
@@ -198,15 +177,13 @@ def test_success_is_answered_only_after_fsync_and_index_commit(
     assert send_with_pynetdicom(listener.port, dataset) == STATUS_SUCCESS
     # By the time Success arrived, the file, its folder and the index row were all done, in that order.
     kinds = [kind for kind, _ in events]
-    rows = spool_rows(listener.config)
-    # A lone instance is fsynced file and folder in either mode (syncfs is for batches, see
-    # tests/operations/test_group_commit.py); in syncfs mode the batch's leader fsyncs the file.
     assert kinds[0] == "fsync file"
     assert "fsync folder" in kinds
     assert kinds[-1] == "indexed"
     assert kinds.index("fsync folder") < kinds.index("indexed")
     file_name = events[0][1]
     study_folder = next(name for kind, name in events if kind == "fsync folder")
+    rows = spool_rows(listener.config)
     assert [Path(r["path"]).name for r in rows] == [file_name]
     assert Path(rows[0]["path"]).parent.name == study_folder
 
