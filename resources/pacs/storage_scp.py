@@ -15,9 +15,11 @@ Durability (what is guaranteed)
 -------------------------------
 An instance the retriever counts as present - a row in the spool index, which is what
 :class:`~resources.pacs.retrieve.PartitionRetriever` reads to decide what is done - survives a crash
-(power loss included): its file and then its folders are fsynced before its index row is written.
-Each file is written completely under a temporary name and renamed into place (no reader ever sees a
-partial file), then answered; batches of ``batch_size`` instances are made durable and indexed by one
+(power loss included): its file and then its folders are fsynced before its index row is written
+(a batch of four or more with one ``syncfs(2)`` of the spool's filesystem where Linux offers it and
+the batch's folders all live on that filesystem; file by file otherwise). Each file is written
+completely under a temporary name and renamed into place (no reader ever sees a partial file), then
+answered; batches of ``batch_size`` instances are made durable and indexed by one
 background thread while receiving goes on, and :meth:`SpoolWriter.flush` - before the retriever
 checks a move's outcome against the index, when the SCP stops, and before the retrieval's summary -
 waits for all of them. The Success status sent to the PACS for a sub-operation therefore precedes
@@ -26,7 +28,8 @@ the fsyncs: a crash can lose instances the PACS was told were stored but that we
 is safe for retrieval only - the PACS keeps its copy and the next run, not finding them in the
 index, moves them again. A copy that replaces a file already in the spool is fsynced before its
 rename, so an indexed file is never left half-replaced. The listener, whose senders may delete what
-they sent, keeps the full per-instance fsync before Success (:meth:`SpoolStore.store`).
+they sent, answers Success only once the instance is durable and indexed
+(:mod:`resources.listener.group_commit`).
 """
 
 from __future__ import annotations
