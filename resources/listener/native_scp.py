@@ -40,13 +40,15 @@ from resources.upper_layer import (
     OUR_MAX_PDU,
     VERIFICATION,
     ProtocolViolation,
-    implicit_element,
+    encode_command,
     item,
     parse_command,
     pdu,
     read_pdu,
+    sub_items,
     text,
     uid_bytes,
+    us,
 )
 
 log = logging.getLogger(__name__)
@@ -109,14 +111,16 @@ def encode_response(
     command_field: int, message_id: int, sop_class_uid: str, status: int, sop_instance_uid: str | None
 ) -> bytes:
     """A DIMSE response command set (implicit VR little endian, with its group length)."""
-    body = implicit_element(0x0000, 0x0002, uid_bytes(sop_class_uid))
-    body += implicit_element(0x0000, 0x0100, struct.pack("<H", command_field))
-    body += implicit_element(0x0000, 0x0120, struct.pack("<H", message_id))
-    body += implicit_element(0x0000, 0x0800, struct.pack("<H", NO_DATASET))
-    body += implicit_element(0x0000, 0x0900, struct.pack("<H", status))
+    elements = [
+        (0x0002, uid_bytes(sop_class_uid)),
+        (0x0100, us(command_field)),
+        (0x0120, us(message_id)),
+        (0x0800, us(NO_DATASET)),
+        (0x0900, us(status)),
+    ]
     if sop_instance_uid is not None:
-        body += implicit_element(0x0000, 0x1000, uid_bytes(sop_instance_uid))
-    return implicit_element(0x0000, 0x0000, struct.pack("<I", len(body))) + body
+        elements.append((0x1000, uid_bytes(sop_instance_uid)))
+    return encode_command(elements)
 
 
 def _explicit_element(element: int, vr: bytes, value: bytes) -> bytes:
@@ -261,31 +265,19 @@ class NativeAcceptor:
         peer = f"{calling}@{address[0]}:{address[1]}"
         proposed: list[tuple[int, str, list[str]]] = []
         peer_max_pdu = 0
-        offset = 68
-        while offset + 4 <= len(body):
-            item_type, length = body[offset], struct.unpack_from(">H", body, offset + 2)[0]
-            value = body[offset + 4 : offset + 4 + length]
-            offset += 4 + length
-            if item_type == 0x20:
-                context_id = value[0]
+        for item_type, value in sub_items(body, 68):
+            if item_type == 0x20 and value:
                 abstract, syntaxes = "", []
-                sub = 4
-                while sub + 4 <= len(value):
-                    sub_type, sub_length = value[sub], struct.unpack_from(">H", value, sub + 2)[0]
-                    uid = text(value[sub + 4 : sub + 4 + sub_length])
-                    sub += 4 + sub_length
+                for sub_type, uid in sub_items(value, 4):
                     if sub_type == 0x30:
-                        abstract = uid
+                        abstract = text(uid)
                     elif sub_type == 0x40:
-                        syntaxes.append(uid)
-                proposed.append((context_id, abstract, syntaxes))
+                        syntaxes.append(text(uid))
+                proposed.append((value[0], abstract, syntaxes))
             elif item_type == 0x50:
-                sub = 0
-                while sub + 4 <= len(value):
-                    sub_type, sub_length = value[sub], struct.unpack_from(">H", value, sub + 2)[0]
-                    if sub_type == 0x51 and sub_length == 4:
-                        peer_max_pdu = struct.unpack_from(">I", value, sub + 4)[0]
-                    sub += 4 + sub_length
+                for sub_type, sub_value in sub_items(value):
+                    if sub_type == 0x51 and len(sub_value) == 4:
+                        peer_max_pdu = struct.unpack(">I", sub_value)[0]
 
         if self.settings.check_called_ae_title and called != self.settings.ae_title:
             self._reject(sock, peer, REJECT_CALLED_AE, "called AE title is not ours")

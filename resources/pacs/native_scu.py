@@ -337,8 +337,9 @@ class NativeAssociation:
 
     def _request(
         self, command_field: int, sop_class: str, identifier: Dataset, extra: list[tuple[int, bytes]]
-    ) -> int:
-        """Send a request command with its identifier; returns its message ID."""
+    ) -> tuple[int, bool]:
+        """Send a request command with its identifier; returns its message ID and whether the context
+        is implicit VR (how the response identifiers are encoded)."""
         context_id, transfer = self._context(sop_class)
         encoded = encode(identifier, transfer == IMPLICIT_VR_LE, True)
         if encoded is None:
@@ -353,7 +354,20 @@ class NativeAssociation:
             (0x0800, us(0x0000)),  # a dataset follows
         ]
         self._send(context_id, encode_command(elements), encoded)
-        return message_id
+        return message_id, transfer == IMPLICIT_VR_LE
+
+    def _responses(
+        self, message_id: int, response_field: int
+    ) -> Iterator[tuple[int, dict[int, bytes], bytes | None]]:
+        """(status, command set, dataset) of each response to ``message_id``, the final one last."""
+        while True:
+            fields, data = self._receive()
+            if command_us(fields, 0x0100) != response_field or command_us(fields, 0x0120) != message_id:
+                raise self._unexpected(fields)
+            status = command_us(fields, 0x0900, 0xC000)
+            yield status, fields, data
+            if status not in PENDING:
+                return
 
     def find(self, sop_class: str, identifier: Dataset) -> Iterator[tuple[int, Dataset | None]]:
         """Send a C-FIND; yields (status, identifier) per response, the final one last.
@@ -365,17 +379,9 @@ class NativeAssociation:
         PacsRefusedError
             When the SOP class was not accepted at negotiation.
         """
-        implicit = self._context(sop_class)[1] == IMPLICIT_VR_LE
-        message_id = self._request(C_FIND_RQ, sop_class, identifier, [])
-        while True:
-            fields, data = self._receive()
-            if command_us(fields, 0x0100) != C_FIND_RSP or command_us(fields, 0x0120) != message_id:
-                raise self._unexpected(fields)
-            status = command_us(fields, 0x0900, 0xC000)
-            match = decode(BytesIO(data), implicit, True) if data is not None else None
-            yield status, match
-            if status not in PENDING:
-                return
+        message_id, implicit = self._request(C_FIND_RQ, sop_class, identifier, [])
+        for status, _fields, data in self._responses(message_id, C_FIND_RSP):
+            yield status, decode(BytesIO(data), implicit, True) if data is not None else None
 
     def move(self, sop_class: str, identifier: Dataset, destination: str) -> Iterator[MoveStatus]:
         """Send a C-MOVE to ``destination``; yields each response, the final one last.
@@ -389,12 +395,10 @@ class NativeAssociation:
         """
         destination_raw = destination.strip().encode("ascii", "replace")
         move_destination = destination_raw + (b" " if len(destination_raw) % 2 else b"")
-        message_id = self._request(C_MOVE_RQ, sop_class, identifier, [(0x0600, move_destination)])
-        while True:
-            fields, _failed_uids = self._receive()  # the dataset of a final response lists failed UIDs
-            if command_us(fields, 0x0100) != C_MOVE_RSP or command_us(fields, 0x0120) != message_id:
-                raise self._unexpected(fields)
-            status = command_us(fields, 0x0900, 0xC000)
+        message_id, _ = self._request(C_MOVE_RQ, sop_class, identifier, [(0x0600, move_destination)])
+        # The dataset of a final response, if any, lists the failed SOP Instance UIDs: not needed here,
+        # the retriever checks the spool index.
+        for status, fields, _failed_uids in self._responses(message_id, C_MOVE_RSP):
             yield MoveStatus(
                 status=status,
                 remaining=_optional_us(fields, 0x1020),
@@ -402,8 +406,6 @@ class NativeAssociation:
                 failed=_optional_us(fields, 0x1022),
                 warning=_optional_us(fields, 0x1023),
             )
-            if status not in PENDING:
-                return
 
     def _unexpected(self, fields: dict[int, bytes]) -> AssociationLost:
         self.abort()
