@@ -131,6 +131,9 @@ class RetrievalSettings(_Section):
     max_retries: int = Field(default=3, ge=0, le=20)
     retry_backoff_s: float = Field(default=2.0, ge=0)
     concurrent_moves: int = Field(default=1, ge=1, le=16)
+    # Worker processes receiving the C-MOVE sub-operations (0: the retrieval's own process);
+    # unset: one per concurrent move when there are several.
+    receiving_processes: int | None = Field(default=None, ge=0, le=16)
 
     @field_validator("allowed_windows", mode="before")
     @classmethod

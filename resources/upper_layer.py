@@ -17,6 +17,10 @@ VERIFICATION = "1.2.840.10008.1.1"
 IMPLICIT_VR_LE = "1.2.840.10008.1.2"
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 IMPLEMENTATION_VERSION = "DICOM_LAKE_01"
+# Implementation Class UID announced in associations and written in received files' meta: pydicom's
+# (PYDICOM_IMPLEMENTATION_UID), whose encoder builds what we send; spelled out so that the receive
+# path need not import pydicom (a receiving process starts in a fraction of the time).
+IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.8.498.1"
 OUR_MAX_PDU = 262144  # what we tell the peer it may put in one P-DATA-TF
 
 # PDU types (PS3.8 9.3.1)

@@ -11,9 +11,6 @@ import struct
 from dataclasses import dataclass
 from io import BytesIO
 
-from pydicom.filereader import read_partial
-from pydicom.tag import BaseTag
-
 from resources.listener.errors import UnreadableInstance
 from resources.spool.store import partition_key_from_dicom_date
 
@@ -21,10 +18,10 @@ _STUDY_INSTANCE_UID = 0x0020000D
 _SERIES_INSTANCE_UID = 0x0020000E
 # Study Date first, then the fallbacks a study without one may still carry (in that order).
 _DATE_TAGS = (0x00080020, 0x00080021, 0x00080022, 0x00080023)
-_WANTED = [BaseTag(t) for t in (*_DATE_TAGS, _STUDY_INSTANCE_UID, _SERIES_INSTANCE_UID)]
+_WANTED_INTS = {*_DATE_TAGS, _STUDY_INSTANCE_UID, _SERIES_INSTANCE_UID}
 
 
-def _past_series_uid(tag: BaseTag, vr: str | None, length: int) -> bool:
+def _past_series_uid(tag: int, vr: str | None, length: int) -> bool:
     return int(tag) > _SERIES_INSTANCE_UID
 
 
@@ -44,7 +41,6 @@ _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UR", b"UT", b"UN", b"SV", b"UV"}
 )
-_WANTED_INTS = {int(t) for t in _WANTED}
 _UNDEFINED = 0xFFFFFFFF
 
 
@@ -149,9 +145,16 @@ def read_instance_header(encoded_file: bytes, *, sop_instance_uid: str) -> Insta
                     study_uid, _text(fast.get(_SERIES_INSTANCE_UID)), partition_key, keyword
                 )
         return InstanceHeader(study_uid, _text(fast.get(_SERIES_INSTANCE_UID)), None, None)
+    # pydicom only here: a receiving process that never meets such a dataset never imports it.
+    from pydicom.filereader import read_partial
+    from pydicom.tag import BaseTag
+
     try:
         dataset = read_partial(
-            BytesIO(encoded_file), stop_when=_past_series_uid, specific_tags=list(_WANTED), force=True
+            BytesIO(encoded_file),
+            stop_when=_past_series_uid,
+            specific_tags=[BaseTag(t) for t in sorted(_WANTED_INTS)],
+            force=True,
         )
     except Exception as exc:  # pydicom raises many types for broken input
         raise UnreadableInstance(

@@ -29,11 +29,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, cast
 
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
-
 from resources.upper_layer import (
     APPLICATION_CONTEXT,
     EXPLICIT_VR_LE,
+    IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION,
     IMPLICIT_VR_LE,
     NO_DATASET,
@@ -150,7 +149,7 @@ def _file_meta_parts(sop_class_uid: str, transfer_syntax: str, source_ae: str) -
     )
     tail = (
         _explicit_element(0x0010, b"UI", uid_bytes(transfer_syntax))
-        + _explicit_element(0x0012, b"UI", uid_bytes(str(PYDICOM_IMPLEMENTATION_UID)))
+        + _explicit_element(0x0012, b"UI", uid_bytes(IMPLEMENTATION_CLASS_UID))
         + _explicit_element(0x0013, b"SH", version + (b" " if len(version) % 2 else b""))
         + _explicit_element(0x0016, b"AE", ae + (b" " if len(ae) % 2 else b""))
     )
@@ -171,7 +170,15 @@ class NativeAcceptor:
         ssl_context: ssl.SSLContext | None = None,
         thread_name: str = "listener-accept",
         poll_interval_s: float = 0.5,
+        listening_socket: socket.socket | None = None,
+        one_at_a_time: bool = False,
     ) -> None:
+        """Serve on ``bind``, or on ``listening_socket`` (already bound and listening) when given.
+
+        ``one_at_a_time`` serves each association to its end before accepting the next, in the serving
+        thread: what a receiving process sharing a listening socket with others does, so that a busy
+        process leaves new associations to an idle one.
+        """
         self.settings = settings
         self.receiver = receiver
         self.ssl_context = ssl_context
@@ -183,7 +190,11 @@ class NativeAcceptor:
             def handle(self) -> None:
                 acceptor._serve_connection(self.request, self.client_address)
 
-        class Server(socketserver.ThreadingTCPServer):
+        base: type[socketserver.TCPServer] = (
+            socketserver.TCPServer if one_at_a_time else socketserver.ThreadingTCPServer
+        )
+
+        class Server(base):  # type: ignore[valid-type,misc]
             daemon_threads = True
             allow_reuse_address = True
             allow_reuse_port = reuse_port
@@ -196,7 +207,12 @@ class NativeAcceptor:
                     return False
                 return True
 
-        self._server = Server(bind, Handler)
+        if listening_socket is None:
+            self._server = Server(bind, Handler)
+        else:
+            self._server = Server(listening_socket.getsockname()[:2], Handler, bind_and_activate=False)
+            self._server.socket.close()
+            self._server.socket = listening_socket
         self.port = int(self._server.server_address[1])
         # A short poll interval makes shutdown() quick (it waits for the serving loop's next turn).
         self._thread = threading.Thread(
@@ -317,7 +333,7 @@ class NativeAcceptor:
             items += item(0x21, bytes([context_id, 0, result, 0]) + item(0x40, reply_ts.encode()))
         user_info = (
             item(0x51, struct.pack(">I", OUR_MAX_PDU))
-            + item(0x52, str(PYDICOM_IMPLEMENTATION_UID).encode())
+            + item(0x52, IMPLEMENTATION_CLASS_UID.encode())
             + item(0x55, IMPLEMENTATION_VERSION.encode())
         )
         items += item(0x50, user_info)

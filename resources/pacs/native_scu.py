@@ -28,7 +28,6 @@ from io import BytesIO
 from typing import BinaryIO, Literal, cast
 
 from pydicom.dataset import Dataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 from pynetdicom.dsutils import decode, encode
 
 from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
@@ -42,6 +41,7 @@ from resources.upper_layer import (
     A_RELEASE_RQ,
     APPLICATION_CONTEXT,
     EXPLICIT_VR_LE,
+    IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION,
     IMPLICIT_VR_LE,
     NO_DATASET,
@@ -199,7 +199,7 @@ class NativeAssociation:
             items += item(0x20, bytes([context_id, 0, 0, 0]) + proposal)
         user_info = (
             item(0x51, struct.pack(">I", self.options.max_pdu or OUR_MAX_PDU))
-            + item(0x52, str(PYDICOM_IMPLEMENTATION_UID).encode())
+            + item(0x52, IMPLEMENTATION_CLASS_UID.encode())
             + item(0x55, IMPLEMENTATION_VERSION.encode())
         )
         items += item(0x50, user_info)

@@ -32,6 +32,7 @@ def retrieval_options(config: SiteConfig) -> RetrievalOptions:
         max_retries=retrieval.max_retries,
         retry_backoff_s=retrieval.retry_backoff_s,
         concurrent_moves=retrieval.concurrent_moves,
+        receiving_processes=retrieval.receiving_processes,
         max_moves_per_minute=retrieval.max_moves_per_minute,
         allowed_windows=tuple(retrieval.allowed_windows),
     )

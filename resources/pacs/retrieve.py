@@ -64,6 +64,7 @@ from resources.pacs.errors import (
 from resources.pacs.native_scu import AssociationLost, NativeAssociation
 from resources.pacs.network import NetworkOptions, PeerAddress, associate, make_ae, release_quietly
 from resources.pacs.query import InstanceRow, PacsQuerier
+from resources.pacs.receiving_processes import ReceivingProcesses
 from resources.pacs.selection import (
     COMPREHENSIVE_SR,
     ENHANCED_SR,
@@ -192,6 +193,9 @@ class RetrievalOptions:
     max_retries: int = 3
     retry_backoff_s: float = 2.0
     concurrent_moves: int = 1
+    # C-MOVE destination served by this many worker processes (0: in this process); None: one per
+    # concurrent move when there are several (see resources.pacs.receiving_processes).
+    receiving_processes: int | None = None
     max_moves_per_minute: float = 0.0
     allowed_windows: tuple[TimeWindow, ...] = ()
 
@@ -334,6 +338,9 @@ class PartitionRetriever:
         self.spool = spool
         self.partition_key = partition_key
         self.writer = writer or SpoolWriter(spool, partition_key)
+        self._writer_given = writer is not None
+        # What receives the sub-operations: the in-process writer, or receiving processes (retrieve()).
+        self.receiving: SpoolWriter | ReceivingProcesses = self.writer
         self._sleep = sleep
         self._now = now
         self.rate = MoveRateLimiter(options.max_moves_per_minute)
@@ -365,7 +372,19 @@ class PartitionRetriever:
         summary.studies = len(studies)
         summary.series = sum(len(s.series) for s in studies)
         self._studies = {s.study_uid: s for s in studies}
-        self.writer.accept_studies(set(self._studies))
+        processes = self.receiving_process_count()
+        self.receiving = self.writer
+        if processes and studies:
+            self.receiving = ReceivingProcesses(
+                self.spool,
+                self.partition_key,
+                processes=processes,
+                ae_title=self.options.move_destination_ae_title,
+                bind=self.options.storage_scp_bind,
+                port=self.options.storage_scp_port,
+                options=self.network,
+            )
+        self.receiving.accept_studies(set(self._studies))
         # Each worker plans its study (image-level C-FINDs on its own association) and then moves it,
         # so with concurrent moves the planning of one study overlaps the moves of others.
         plans: list[StudyPlan] = []
@@ -383,12 +402,12 @@ class PartitionRetriever:
                     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pacs-move") as pool:
                         list(pool.map(lambda study: self._collect(study, plans, failures, errors), studies))
         finally:
-            self.writer.close()  # everything received indexed before the counts; C-GET has no SCP stop
+            self.receiving.close()  # everything received indexed before the counts; C-GET has no SCP stop
         summary.planning_s = self._planning_s
         summary.instances_expected = sum(p.expected + p.already_present for p in plans)
         summary.instances_already_present = sum(p.already_present for p in plans)
-        summary.instances_retrieved = self.writer.counters.received
-        summary.bytes_retrieved = self.writer.counters.bytes
+        summary.instances_retrieved = self.receiving.counters.received
+        summary.bytes_retrieved = self.receiving.counters.bytes
         summary.instances_failed = sum(n for _, n, _ in failures)
         summary.moves = self._moves
         summary.retries = self._retries
@@ -410,6 +429,18 @@ class PartitionRetriever:
                 f"(see retrieval_failure); {kept}"
             )
         return summary
+
+    def receiving_process_count(self) -> int:
+        """How many worker processes receive the sub-operations (0: this process does).
+
+        Only C-MOVE with the native storage SCP can use them, and not with a writer given by the caller.
+        """
+        if self.options.method != "move" or self.options.storage_scp_engine != "native" or self._writer_given:
+            return 0
+        wanted = self.options.receiving_processes
+        if wanted is None:
+            wanted = self.options.concurrent_moves if self.options.concurrent_moves > 1 else 0
+        return max(0, wanted)
 
     # -- internals ---------------------------------------------------------------------------------
     def _plan_with_retries(self, study: IndexedStudy) -> StudyPlan:
@@ -453,14 +484,18 @@ class PartitionRetriever:
         if self.options.method != "move":
             yield
             return
-        scp = StorageScp(
-            self.writer,
-            ae_title=self.options.move_destination_ae_title,
-            bind=self.options.storage_scp_bind,
-            port=self.options.storage_scp_port,
-            options=self.network,
-            engine=self.options.storage_scp_engine,
-        )
+        scp: StorageScp | ReceivingProcesses
+        if isinstance(self.receiving, ReceivingProcesses):
+            scp = self.receiving
+        else:
+            scp = StorageScp(
+                self.writer,
+                ae_title=self.options.move_destination_ae_title,
+                bind=self.options.storage_scp_bind,
+                port=self.options.storage_scp_port,
+                options=self.network,
+                engine=self.options.storage_scp_engine,
+            )
         try:
             scp.start()
         except OSError as exc:
@@ -487,7 +522,7 @@ class PartitionRetriever:
             with self._lock:
                 plans.append(plan)
             for uid, series_uid in plan.listed.items():
-                self.writer.expect(uid, plan.study_uid, series_uid)
+                self.receiving.expect(uid, plan.study_uid, series_uid)
             if not plan.items:
                 return
             missing, reason = self._retrieve_study(plan)
@@ -548,7 +583,7 @@ class PartitionRetriever:
                 need_sop_classes=self.options.method == "get",
             )
         for uid, series_uid in fresh.listed.items():
-            self.writer.expect(uid, fresh.study_uid, series_uid)
+            self.receiving.expect(uid, fresh.study_uid, series_uid)
         return fresh, list(fresh.items)
 
     def _run_items(
@@ -651,7 +686,7 @@ class PartitionRetriever:
         """Which items still need work, and how many instances are missing."""
         if any(_checked_against_spool(plan, item, outcomes.get(item)) for item in items):
             # What the moves brought is indexed only once durable: wait for it before looking.
-            self.writer.flush()
+            self.receiving.flush()
         remaining: list[MoveItem] = []
         missing_total = 0
         reason = ""

@@ -121,3 +121,14 @@ def test_storage_scp_engine_reaches_the_retrieval_options(tmp_path: Path) -> Non
     assert retrieval_options(load_site_config(write(tmp_path, "{}\n"))).storage_scp_engine == "native"
     with pytest.raises(SiteConfigError, match=r"pacs\.storage_scp_engine"):
         load_site_config(write(tmp_path, "pacs:\n  storage_scp_engine: fast\n"))
+
+
+def test_receiving_processes_reach_the_retrieval_options(tmp_path: Path) -> None:
+    from resources.pacs.resource import retrieval_options
+
+    text = "retrieval:\n  concurrent_moves: 4\n  receiving_processes: 2\n"
+    config = load_site_config(write(tmp_path, text))
+    assert retrieval_options(config).receiving_processes == 2
+    assert retrieval_options(load_site_config(write(tmp_path, "{}\n"))).receiving_processes is None
+    with pytest.raises(SiteConfigError, match=r"retrieval\.receiving_processes"):
+        load_site_config(write(tmp_path, "retrieval:\n  receiving_processes: -1\n"))

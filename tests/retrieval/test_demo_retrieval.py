@@ -188,12 +188,13 @@ def test_c_get_retrieves_the_same_instances_as_c_move(
     assert set(_spool_uids(spool)) == metadata_expectation(archive)
 
 
-def test_concurrent_moves_retrieve_everything_once(
+def test_concurrent_moves_received_in_process_retrieve_everything_once(
     demo: RunningDemo, tmp_path: Path, archive: Archive
 ) -> None:
+    # Receiving processes (the default with several moves) have their own tests.
     spool = SpoolStore(tmp_path / "spool", fsync=False)
     _index(demo, spool)
-    summary = _retrieve(demo, spool, policy="full", concurrent_moves=2)
+    summary = _retrieve(demo, spool, policy="full", concurrent_moves=2, receiving_processes=0)
     wanted = {uid for s in (archive.with_rdsr, archive.without_rdsr) for uid in s.sop_uids}
     assert summary.instances_retrieved == len(wanted)
     assert sorted(_spool_uids(spool)) == sorted(wanted)

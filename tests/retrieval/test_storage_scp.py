@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 from pynetdicom import AE
 
-import resources.pacs.storage_scp as storage_scp
+import resources.pacs.spool_writer as spool_writer
 import resources.spool.store as spool_store
 from resources.pacs.network import NetworkOptions
 from resources.pacs.retrieve import PartitionRetriever
@@ -123,8 +123,8 @@ def test_an_instance_is_indexed_only_after_its_file_and_folders_are_fsynced(
     def record_sync(path: Path) -> None:
         synced.append((path, spool.known_instances()))
 
-    monkeypatch.setattr(storage_scp, "fsync_directory", record_sync)
-    monkeypatch.setattr(storage_scp, "_fsync_file", record_sync)
+    monkeypatch.setattr(spool_writer, "fsync_directory", record_sync)
+    monkeypatch.setattr(spool_writer, "_fsync_file", record_sync)
     files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3)]
     uids = [str(dcmread(p).SOPInstanceUID) for p in files]
 
@@ -156,19 +156,19 @@ def test_with_syncfs_an_instance_is_indexed_only_after_its_filesystem_is_synced(
     writer = SpoolWriter(spool, PARTITION, batch_size=4)
     writer.use_syncfs = True
     synced: list[tuple[str, Path, set[str]]] = []
-    real_sync_filesystem = storage_scp.sync_filesystem
+    real_sync_filesystem = spool_writer.sync_filesystem
 
     def record(kind: str) -> Any:
         def sync(path: Path) -> None:
             synced.append((kind, path, spool.known_instances()))
-            if kind == "syncfs" and storage_scp.syncfs_available():
+            if kind == "syncfs" and spool_writer.syncfs_available():
                 real_sync_filesystem(path)
 
         return sync
 
-    monkeypatch.setattr(storage_scp, "sync_filesystem", record("syncfs"))
-    monkeypatch.setattr(storage_scp, "fsync_directory", record("folder"))
-    monkeypatch.setattr(storage_scp, "_fsync_file", record("file"))
+    monkeypatch.setattr(spool_writer, "sync_filesystem", record("syncfs"))
+    monkeypatch.setattr(spool_writer, "fsync_directory", record("folder"))
+    monkeypatch.setattr(spool_writer, "_fsync_file", record("file"))
     files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3, 4, 5)]
     uids = [str(dcmread(p).SOPInstanceUID) for p in files]
     for path, uid in zip(files, uids, strict=True):
@@ -256,8 +256,8 @@ def test_a_batch_that_cannot_be_made_durable_is_not_indexed(
     def failing_sync(folder: Path) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(storage_scp, "fsync_directory", failing_sync)
-    monkeypatch.setattr(storage_scp, "sync_filesystem", failing_sync)
+    monkeypatch.setattr(spool_writer, "fsync_directory", failing_sync)
+    monkeypatch.setattr(spool_writer, "sync_filesystem", failing_sync)
     path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
     uid = str(dcmread(path).SOPInstanceUID)
     assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
