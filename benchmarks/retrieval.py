@@ -26,14 +26,17 @@ Measured on the shared 2-core machine (2,371 instances, 30 studies, medians of 5
 dcmtk's own rate moves by a factor of two from one invocation to the next, with the machine's file
 creation cost, which swung between 80 and 600 us per file in the same hour):
 
-* one association (received in-process): ours 1,285-1,532 inst/s, medians 1.15x and 1.17x dcmtk;
-* 4 moves at once, received by 4 worker processes: ours 1,774-1,879 inst/s, medians RESULTS;
+* one association (received in-process): ours 1,285-1,532 inst/s, medians 0.96x, 1.15x and 1.17x
+  dcmtk (runs 0.84-1.35x);
+* 4 moves at once, received by 4 worker processes: ours 1,774-2,058 inst/s, medians 0.81x, 0.90x and
+  0.79x (runs 0.65-1.19x): at the 0.8x target rather than reliably above it. Starting and stopping the
+  four workers costs about 0.2 s of the 1.1-1.3 s a run takes;
 * 4 moves at once received in one process (before the workers; medians of 3): 0.71x-0.87x (runs
   0.62-0.95x). That process tops out near one core: its receiving threads, the C-MOVE requestors and
   the indexing thread share one interpreter lock (about 0.25 ms of Python per instance), while
-  dcmtk's ``storescp --fork`` receives each association in a process of its own. Measured CPU per
-  instance with the workers: Orthanc 0.25-0.30 ms, ours and the kernel 0.55-0.6 ms, as dcmtk's
-  ``storescp`` (0.35-0.6 ms, which writes in place without fsync or index);
+  dcmtk's ``storescp --fork`` receives each association in a process of its own. CPU per instance
+  measured with the workers: Orthanc 0.25-0.30 ms, ours with the kernel's share 0.55-0.6 ms, against
+  0.35-0.6 ms for ``movescu`` and ``storescp``, which writes in place without fsync or index;
 * metadata policy: 8.7 % of the bytes in 61-73 % of the time of a full retrieval (image-level C-FINDs
   dominate it; Orthanc answers them four times faster without SOP Class UID, which C-MOVE of image
   series does not need).
