@@ -19,9 +19,11 @@ stdin and stdout, one JSON object a line. A worker that dies loses only what it 
 the retriever finds those instances missing and moves them again. Workers read Study and Series
 Instance UIDs from each instance's header (no announced instances), and log to the parent's stderr.
 
-Workers cost about a third of a second each to start, so they serve concurrent moves
-(``retrieval.receiving_processes``, by default one per concurrent move when there are several); a
-single move is received in-process.
+A worker imports neither pydicom nor pynetdicom (what it accepts comes in its configuration) and
+starts in about 0.1 s of CPU; they serve concurrent moves (``retrieval.receiving_processes``, by
+default one per concurrent move when there are several), and a single move is received in-process.
+An instance whose header lacks Study or Series Instance UID is refused here, where the in-process
+writer would have filed it under the UIDs the retriever announced.
 """
 
 from __future__ import annotations
