@@ -121,7 +121,6 @@ class ReceivingProcesses:
         self._socket: socket.socket | None = None
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()  # one conversation with the workers at a time
-        self._indexed = 0
         self._running = False
 
     # -- the writer's side ------------------------------------------------------------------------
@@ -154,8 +153,7 @@ class ReceivingProcesses:
         if not self._running:
             return 0
         answers = self._ask_all({"op": "flush"})
-        with self._lock:
-            indexed, self._indexed = self._indexed + sum(a.get("indexed", 0) for a in answers), 0
+        indexed = sum(int(a.get("indexed", 0)) for a in answers)
         if self._workers and not any(w.alive for w in self._workers):
             raise ReceivingProcessError(
                 f"partition {self.partition_key}: every receiving process has exited; instances they "
@@ -243,9 +241,7 @@ class ReceivingProcesses:
         if not self._running:
             return
         self._running = False
-        answers = self._ask_all({"op": "stop"})
-        with self._lock:
-            self._indexed += sum(a.get("indexed", 0) for a in answers)
+        self._ask_all({"op": "stop"})  # each worker flushes, answers with its final counts, exits
         for worker in self._workers:
             try:
                 worker.process.wait(timeout=STOP_TIMEOUT_S)
