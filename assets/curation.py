@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from assets.code_versions import data_version_of, versioned
 from assets.owners import DATA_ENGINEERING
-from orchestration.partitions import study_date_partitions
-from orchestration.versions import data_version_of, versioned
+from assets.partitions import study_date_partitions
 from resources.curation.data_files import DATA_FOLDER
 from resources.warehouse.lineage import CODE_VERSION, Lineage
 from resources.warehouse.resource import WarehouseResource

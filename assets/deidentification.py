@@ -5,9 +5,9 @@ from typing import Any
 
 import dagster as dg
 
+from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import DATA_ENGINEERING
-from orchestration.partitions import study_date_partitions
-from orchestration.versions import data_version_of, site_section_version, versioned
+from assets.partitions import study_date_partitions
 from resources.deid.engine import SAFE_PRIVATE_CSV
 from resources.deid.options import OPTIONS_CSV
 from resources.deid.partition_run import deidentify_partition, read_summary

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import MEDICAL_PHYSICS
-from orchestration.partitions import study_date_partitions
-from orchestration.versions import data_version_of, site_section_version, versioned
+from assets.partitions import study_date_partitions
 from resources.dose.resource import DoseResource
 
 DOSE_DATA = Path(__file__).resolve().parent.parent / "resources" / "dose"

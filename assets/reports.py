@@ -4,9 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.dose import effective_dose, study_dose
 from assets.owners import MEDICAL_PHYSICS
-from orchestration.versions import data_version_of, site_section_version, versioned
 from resources.dose.resource import DoseResource, dlp_plot_markdown
 
 _RESOURCES = Path(__file__).resolve().parent.parent / "resources"

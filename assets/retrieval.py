@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.owners import DATA_ENGINEERING
-from orchestration.partitions import study_date_partitions
+from assets.partitions import study_date_partitions
 from resources.pacs.resource import PacsResource
 
 

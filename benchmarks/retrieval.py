@@ -6,7 +6,7 @@ One generated corpus (at least 2,000 instances) is loaded into a private Orthanc
 * by dcmtk: ``movescu`` (Study Root, one C-MOVE per study) to a dcmtk ``storescp`` writing plain files
   (no fsync), both with ``TCP_NODELAY=1``;
 * by our engine (:class:`resources.pacs.retrieve.PartitionRetriever`, what ``retrieved_instances``
-  runs): C-MOVE sent by our native requestor (:mod:`resources.pacs.native_scu`) to our native storage
+  runs): C-MOVE sent by our native requestor (:mod:`resources.dicom_network.requestor`) to our native storage
   SCP, each instance written atomically, then made durable (one ``syncfs`` per batch of 64 on Linux)
   and indexed with its SHA-256. With several moves at once the sub-operations are received by as many
   worker processes (:mod:`resources.pacs.receiving_processes`, the default), started and stopped
@@ -65,7 +65,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from pydicom.dataset import Dataset  # noqa: E402
 
 from resources.corpus import CorpusSpec, generate_corpus  # noqa: E402
-from resources.pacs.network import NetworkOptions, PeerAddress  # noqa: E402
+from resources.dicom_network.association import NetworkOptions, PeerAddress  # noqa: E402
 from resources.pacs.query import PacsQuerier  # noqa: E402
 from resources.pacs.retrieve import PartitionRetriever, RetrievalOptions, RetrievalSummary  # noqa: E402
 from resources.pacs.selection import StudySelector  # noqa: E402

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from resources.errors import ConfigurationError
+
 CONFIG_ENV_VAR = "DICOM_LAKE_CONFIG"
 SECRET_KEY_ENV_VAR = "DICOM_LAKE_SECRET_KEY"
 VAULT_KEY_ENV_VAR = "DICOM_LAKE_VAULT_KEY"
@@ -25,7 +27,7 @@ WAREHOUSE_URL_ENV_VAR = "DICOM_LAKE_WAREHOUSE_URL"
 _AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # PS3.5: 16 chars of default repertoire, no backslash
 
 
-class SiteConfigError(ValueError):
+class SiteConfigError(ConfigurationError):
     """The site configuration file is missing, unreadable or invalid."""
 
 

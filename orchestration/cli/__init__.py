@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from resources.site_config import SiteConfigError
+from resources.errors import DicomLakeError
 
 # Modules that define ``register(subparsers)``; each adds its commands.
 COMMAND_MODULES = (
@@ -22,10 +22,6 @@ COMMAND_MODULES = (
 )
 
 
-class CommandError(Exception):
-    """A command failed for a reason the user can act on; printed without a traceback."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dicom-lake",
@@ -37,13 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
@@ -59,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     try:
         result = args.handler(args)
-    except (CommandError, SiteConfigError) as exc:
+    except DicomLakeError as exc:
+        # One line naming the file, UID or setting and the reason; the cause stays in --verbose logs.
+        logging.getLogger(__name__).debug("command failed", exc_info=exc)
         print(f"dicom-lake: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.cli import CommandError
+from orchestration.cli.errors import CommandError
 
 
 def register(subparsers: Any) -> None:

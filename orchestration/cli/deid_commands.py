@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _deidentify(args: argparse.Namespace) -> int:
-    from orchestration.cli import CommandError
+    from orchestration.cli.errors import CommandError
 
     config = load_site_config(args.deid_config or args.config)
     if not args.source_dir.is_dir():
@@ -61,7 +61,7 @@ def _deidentify(args: argparse.Namespace) -> int:
 
 
 def _reidentify(args: argparse.Namespace) -> int:
-    from orchestration.cli import CommandError
+    from orchestration.cli.errors import CommandError
 
     config = load_site_config(args.config)
     key = secret_from_env(VAULT_KEY_ENV_VAR)

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from orchestration.cli import CommandError
+from orchestration.cli.errors import CommandError
 from resources.site_config import load_site_config
 from resources.warehouse.export import ExportError, export_tables
 from resources.warehouse.store import Warehouse

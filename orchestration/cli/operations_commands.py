@@ -11,7 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
-from orchestration.cli import CommandError
+from orchestration.cli.errors import CommandError
 from resources.site_config import SiteConfig, load_site_config
 
 DEFINITIONS_MODULE = "orchestration.definitions"

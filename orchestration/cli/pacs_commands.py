@@ -11,9 +11,9 @@ import datetime as dt
 import sys
 from typing import Any
 
-from orchestration.cli import CommandError
+from orchestration.cli.errors import CommandError
+from resources.dicom_network.association import NetworkOptions, echo, peer_from_settings
 from resources.pacs.errors import PacsError
-from resources.pacs.network import NetworkOptions, echo, peer_from_settings
 from resources.pacs.query import PacsQuerier
 from resources.pacs.study_index import partition_date_to_dicom
 from resources.site_config import load_site_config

@@ -18,6 +18,8 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from resources.errors import DicomLakeError
+
 # VRs whose Explicit VR header has a 4-byte length (PS3.5 7.1.2).
 LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 TEXT_VRS = frozenset(
@@ -28,7 +30,7 @@ ITEM_TAG = struct.pack("<HH", 0xFFFE, 0xE000)
 EncodedElements = list[tuple[int, bytes]]
 
 
-class DraftError(ValueError):
+class DraftError(DicomLakeError, ValueError):
     """A keyword or value the draft cannot represent."""
 
 

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
+from resources.errors import DicomLakeError
+
 _STEP = re.compile(
     r'\((?P<group>[0-9A-F]{4}),(?:(?P<element>[0-9A-F]{4})|"(?P<creator>[^"]+)",(?P<offset>[0-9A-F]{2}))\)'
     r"(?:\[(?P<item>\d+)\])?"
 )
 
 
-class TagPathError(ValueError):
+class TagPathError(DicomLakeError, ValueError):
     """A tag path that does not parse or does not lead to an element of the dataset."""
 
 

@@ -7,12 +7,14 @@ import hashlib
 import re
 from pathlib import Path
 
+from resources.errors import ConfigurationError
+
 DATA_FOLDER = Path(__file__).resolve().parent
 
 _VERSION_LINE = re.compile(r"^#\s*\S+\s+version\s+(\S+)", re.IGNORECASE)
 
 
-class MappingFileError(ValueError):
+class MappingFileError(ConfigurationError):
     """A normalisation data file is missing, malformed or has an invalid pattern."""
 
 

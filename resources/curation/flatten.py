@@ -23,6 +23,7 @@ from pydicom.tag import Tag
 
 from resources.curation.ages import patient_age
 from resources.curation.units import as_float, dose_to_mgy, exposure_mas
+from resources.errors import DicomLakeError
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ _PHANTOMS = {"113690": "head", "113691": "body"}
 _PHANTOM_BYTES = tuple((code.encode("ascii"), name) for code, name in _PHANTOMS.items())
 
 
-class UnreadableHeaderError(ValueError):
+class UnreadableHeaderError(DicomLakeError, ValueError):
     """A file is not DICOM or its header cannot be parsed."""
 
 

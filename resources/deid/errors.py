@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from resources.errors import DicomLakeError
 
-class DeidentificationError(Exception):
+
+class DeidentificationError(DicomLakeError):
     """Something went wrong while de-identifying."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from resources.errors import DicomLakeError
 
-class DoseError(Exception):
+
+class DoseError(DicomLakeError):
     """Base class of the dose engine's errors."""
 
 

@@ -17,6 +17,8 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
+from resources.errors import DicomLakeError
+
 Item = dict[int, Any]
 
 VALUE_TYPE = 0x0040A040
@@ -71,7 +73,7 @@ _IMPLICIT_ITEM_CACHE: dict[bytes, Item] = {}
 _ITEM_CACHE_LIMIT = 50_000
 
 
-class ContentTreeFormatError(ValueError):
+class ContentTreeFormatError(DicomLakeError, ValueError):
     """The raw bytes of a sequence are not a well-formed DICOM sequence."""
 
 

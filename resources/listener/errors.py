@@ -1,7 +1,11 @@
 """Errors of the C-STORE listener."""
 
+from __future__ import annotations
 
-class ListenerError(Exception):
+from resources.errors import DicomLakeError
+
+
+class ListenerError(DicomLakeError):
     """Base class for listener errors."""
 
 

@@ -42,10 +42,10 @@ from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
+from resources.dicom_network.acceptor import NativeAcceptor, acceptor_settings
 from resources.listener.errors import ListenerConfigError, UnreadableInstance
 from resources.listener.group_commit import GroupCommitter
 from resources.listener.instance_header import read_instance_header
-from resources.listener.native_scp import NativeAcceptor, acceptor_settings
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings
 from resources.spool.errors import SpoolWriteError

@@ -31,7 +31,12 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
-from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
+from resources.dicom_network.association import (
+    NetworkOptions,
+    make_ae,
+    nodelay_handlers,
+    share_supported_contexts,
+)
 
 log = logging.getLogger(__name__)
 

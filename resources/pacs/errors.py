@@ -1,7 +1,11 @@
 """Errors of the PACS engine. Messages name hosts, AE titles, UIDs and counts, never patient data."""
 
+from __future__ import annotations
 
-class PacsError(Exception):
+from resources.errors import DicomLakeError
+
+
+class PacsError(DicomLakeError):
     """Base class for PACS query/retrieve errors."""
 
 

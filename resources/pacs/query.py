@@ -22,9 +22,15 @@ from pydicom.dataset import Dataset
 from pynetdicom import Association
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
 
+from resources.dicom_network.association import (
+    NetworkOptions,
+    PeerAddress,
+    associate,
+    make_ae,
+    release_quietly,
+)
+from resources.dicom_network.requestor import AssociationLost, NativeAssociation
 from resources.pacs.errors import PacsQueryError, PacsRefusedError, PacsUnavailableError
-from resources.pacs.native_scu import AssociationLost, NativeAssociation
-from resources.pacs.network import NetworkOptions, PeerAddress, associate, make_ae, release_quietly
 
 log = logging.getLogger(__name__)
 

@@ -40,13 +40,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from resources.listener.native_scp import AcceptorSettings, NativeAcceptor
+from resources.dicom_network.acceptor import AcceptorSettings, NativeAcceptor
 from resources.pacs.errors import PacsError
 from resources.pacs.spool_writer import ReceiveCounters, SpoolWriter
 from resources.spool import SpoolStore
 
 if TYPE_CHECKING:  # the workers must not import pynetdicom (see ReceivingProcesses.start)
-    from resources.pacs.network import NetworkOptions
+    from resources.dicom_network.association import NetworkOptions
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class ReceivingProcesses:
         self.bind = bind
         self.requested_port = port
         if options is None:
-            from resources.pacs.network import NetworkOptions
+            from resources.dicom_network.association import NetworkOptions
 
             options = NetworkOptions()
         self.options = options

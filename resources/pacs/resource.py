@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from resources.pacs.network import NetworkOptions, PeerAddress, echo, peer_from_settings
+from resources.dicom_network.association import NetworkOptions, PeerAddress, echo, peer_from_settings
 from resources.pacs.query import PacsQuerier, StudyRow
 from resources.pacs.retrieve import PartitionRetriever, RetrievalOptions, RetrievalSummary
 from resources.pacs.selection import StudySelector, read_cohort_csv

@@ -55,14 +55,20 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelMove,
 )
 
+from resources.dicom_network.association import (
+    NetworkOptions,
+    PeerAddress,
+    associate,
+    make_ae,
+    release_quietly,
+)
+from resources.dicom_network.requestor import AssociationLost, NativeAssociation
 from resources.pacs.errors import (
     PacsError,
     PacsRefusedError,
     PacsUnavailableError,
     RetrievalIncompleteError,
 )
-from resources.pacs.native_scu import AssociationLost, NativeAssociation
-from resources.pacs.network import NetworkOptions, PeerAddress, associate, make_ae, release_quietly
 from resources.pacs.query import InstanceRow, PacsQuerier
 from resources.pacs.receiving_processes import ReceivingProcesses
 from resources.pacs.selection import (

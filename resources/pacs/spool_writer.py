@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from resources.dicom_network.acceptor import AbortAssociation, file_meta
 from resources.listener.errors import UnreadableInstance
 from resources.listener.instance_header import read_instance_header
-from resources.listener.native_scp import AbortAssociation, file_meta
 from resources.spool import SpoolRecord, SpoolStore, SpoolWriteError
 from resources.spool.store import SYNCFS_MIN_BATCH, fsync_directory, sync_filesystem, syncfs_available
 
@@ -83,7 +83,7 @@ class SpoolWriter:
 
     :meth:`receive` is the receiver of the native acceptor; :meth:`handle_store` is the pynetdicom
     ``EVT_C_STORE`` handler (C-GET, and the ``pynetdicom`` engine). A subclass may raise
-    :class:`~resources.listener.native_scp.AbortAssociation` from :meth:`receive` to abort the
+    :class:`~resources.dicom_network.acceptor.AbortAssociation` from :meth:`receive` to abort the
     sending association.
     """
 

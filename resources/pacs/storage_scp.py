@@ -1,7 +1,7 @@
 """Our storage SCP: receives C-MOVE sub-operations (or C-GET C-STOREs) and writes them to the spool.
 
 Engines: ``native`` (the default) serves the C-MOVE destination with the lean acceptor of
-:mod:`resources.listener.native_scp`, which reads PDUs straight from the socket in the connection's
+:mod:`resources.dicom_network.acceptor`, which reads PDUs straight from the socket in the connection's
 thread; ``pynetdicom`` (the fallback) is a pynetdicom server, whose per-message polling caps one
 association at a few hundred instances per second. C-GET always receives on its own pynetdicom
 association (:meth:`SpoolWriter.handle_store`). Neither decodes the dataset: the Part 10 preamble and
@@ -26,8 +26,13 @@ from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, ev
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from resources.listener.native_scp import AcceptorSettings, NativeAcceptor
-from resources.pacs.network import NetworkOptions, make_ae, nodelay_handlers, share_supported_contexts
+from resources.dicom_network.acceptor import AcceptorSettings, NativeAcceptor
+from resources.dicom_network.association import (
+    NetworkOptions,
+    make_ae,
+    nodelay_handlers,
+    share_supported_contexts,
+)
 from resources.pacs.spool_writer import (  # re-exported: the retrieval's writer and its statuses
     STATUS_CANNOT_UNDERSTAND,
     STATUS_NOT_REQUESTED,

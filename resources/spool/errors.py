@@ -1,7 +1,11 @@
 """Errors of the spool (the identifiable landing zone)."""
 
+from __future__ import annotations
 
-class SpoolError(Exception):
+from resources.errors import DicomLakeError
+
+
+class SpoolError(DicomLakeError):
     """Base class for spool errors."""
 
 

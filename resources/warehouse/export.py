@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from resources.errors import DicomLakeError
 from resources.warehouse.store import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ INTERNAL_LINEAGE_COLUMNS = ("partition_key", "run_id", "processed_at")
 CHUNK_ROWS = 50_000
 
 
-class ExportError(ValueError):
+class ExportError(DicomLakeError, ValueError):
     """The export request names unknown tables or an invalid range."""
 
 

@@ -101,7 +101,7 @@ def test_warehouse_url_prefers_the_environment(tmp_path: Path, monkeypatch: pyte
 
 
 def test_partitions_start_at_the_site_files_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestration.partitions import partitions_start_date
+    from assets.partitions import partitions_start_date
 
     monkeypatch.delenv("DICOM_LAKE_PARTITIONS_START", raising=False)
     monkeypatch.setenv("DICOM_LAKE_CONFIG", str(write(tmp_path, "partitions_start_date: 2021-03-01\n")))

@@ -8,8 +8,8 @@ prove failure summaries do not copy it).
 
 import dagster as dg
 
+from assets.partitions import study_date_partitions
 from orchestration.jobs import ALL_JOBS
-from orchestration.partitions import study_date_partitions
 from orchestration.schedules import ALL_SCHEDULES
 from orchestration.sensors import ALL_SENSORS
 from resources.site_resource import SiteConfigResource

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.versions import site_section_version
+from assets.code_versions import site_section_version
 
 
 def version_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, text: str) -> str:

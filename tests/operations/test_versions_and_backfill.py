@@ -13,8 +13,8 @@ import pytest
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
-from orchestration.partitions import study_date_partitions
-from orchestration.versions import data_version_of, settings_version, versioned
+from assets.code_versions import data_version_of, settings_version, versioned
+from assets.partitions import study_date_partitions
 from resources.site_config import DeidentificationSettings
 
 from .conftest import REPO_ROOT, write_site

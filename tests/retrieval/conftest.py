@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from resources.dicom_network.association import NetworkOptions, PeerAddress
 from resources.pacs.demo_pacs import DemoPacs
-from resources.pacs.network import NetworkOptions, PeerAddress
 from resources.pacs.retrieve import RetrievalOptions
 from tests.peers import free_port
 from tests.retrieval.synthetic import BuiltStudy, build_study

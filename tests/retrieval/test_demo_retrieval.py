@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pydicom import dcmread
 
-from resources.listener.native_scp import AbortAssociation
+from resources.dicom_network.acceptor import AbortAssociation
+from resources.dicom_network.association import NetworkOptions, PeerAddress
 from resources.pacs.demo_pacs import DemoPacs
 from resources.pacs.errors import (
     OutsideAllowedWindowError,
@@ -20,7 +21,6 @@ from resources.pacs.errors import (
     PacsUnavailableError,
     RetrievalIncompleteError,
 )
-from resources.pacs.network import NetworkOptions, PeerAddress
 from resources.pacs.query import PacsQuerier
 from resources.pacs.retrieve import PartitionRetriever, RetrievalSummary
 from resources.pacs.selection import StudySelector

@@ -19,15 +19,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import encode
 
-from resources.pacs.demo_pacs import DemoPacs
-from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
-from resources.pacs.native_scu import AssociationLost, NativeAssociation
-from resources.pacs.network import NetworkOptions, PeerAddress
-from resources.pacs.query import PacsQuerier
-from resources.pacs.retrieve import PartitionRetriever, RetrievalOptions
-from resources.pacs.study_index import IndexedSeries, IndexedStudy
-from resources.spool import SpoolStore
-from resources.upper_layer import (
+from resources.dicom_network.association import NetworkOptions, PeerAddress
+from resources.dicom_network.requestor import AssociationLost, NativeAssociation
+from resources.dicom_network.upper_layer import (
     A_ASSOCIATE_AC,
     APPLICATION_CONTEXT,
     IMPLICIT_VR_LE,
@@ -41,6 +35,12 @@ from resources.upper_layer import (
     sub_items,
     us,
 )
+from resources.pacs.demo_pacs import DemoPacs
+from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
+from resources.pacs.query import PacsQuerier
+from resources.pacs.retrieve import PartitionRetriever, RetrievalOptions
+from resources.pacs.study_index import IndexedSeries, IndexedStudy
+from resources.spool import SpoolStore
 from tests.peers import free_port
 from tests.retrieval.conftest import LAKE_AE, Archive
 

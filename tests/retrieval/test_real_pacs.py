@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from resources.dicom_network.association import NetworkOptions, PeerAddress, echo
 from resources.pacs.errors import PacsRefusedError, PacsUnavailableError, RetrievalIncompleteError
-from resources.pacs.network import NetworkOptions, PeerAddress, echo
 from resources.pacs.query import PacsQuerier
 from resources.pacs.retrieve import PartitionRetriever, RetrievalOptions, RetrievalSummary
 from resources.pacs.selection import StudySelector

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
+from resources.dicom_network.association import NetworkOptions
 from resources.pacs.errors import PacsError
-from resources.pacs.network import NetworkOptions
 from resources.pacs.receiving_processes import ReceivingProcessError, ReceivingProcesses
 from resources.pacs.retrieve import PartitionRetriever
 from resources.pacs.storage_scp import STATUS_NOT_REQUESTED, STATUS_SUCCESS

@@ -16,7 +16,7 @@ from pynetdicom import AE
 
 import resources.pacs.spool_writer as spool_writer
 import resources.spool.store as spool_store
-from resources.pacs.network import NetworkOptions
+from resources.dicom_network.association import NetworkOptions
 from resources.pacs.retrieve import PartitionRetriever
 from resources.pacs.storage_scp import (
     ENGINES,

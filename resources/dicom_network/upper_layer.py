@@ -1,8 +1,8 @@
 """DICOM upper layer (PS3.8) and DIMSE command-set encoding shared by our lean acceptor and requestor.
 
 Both ends of our fast network paths speak the protocol directly on a socket instead of through
-pynetdicom's polling threads: :mod:`resources.listener.native_scp` accepts C-STORE/C-ECHO
-associations, :mod:`resources.pacs.native_scu` requests C-FIND and C-MOVE. What they share lives
+pynetdicom's polling threads: :mod:`resources.dicom_network.acceptor` accepts C-STORE/C-ECHO
+associations, :mod:`resources.dicom_network.requestor` requests C-FIND and C-MOVE. What they share lives
 here: PDU and item framing (PS3.8 9.3), command sets in implicit VR little endian with their group
 length (PS3.7 Annex E), and reading one whole PDU from a buffered stream.
 """

@@ -69,7 +69,7 @@ class NetworkOptions:
     network_timeout_s: float = 120.0
     connection_timeout_s: float = 10.0
     max_pdu: int = 0
-    # Who sends our C-FIND and C-MOVE requests: the lean requestor of resources.pacs.native_scu
+    # Who sends our C-FIND and C-MOVE requests: the lean requestor of resources.dicom_network.requestor
     # ("native") or pynetdicom. C-ECHO and C-GET always go through pynetdicom.
     scu_engine: str = "native"
 

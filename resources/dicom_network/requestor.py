@@ -30,9 +30,8 @@ from typing import BinaryIO, Literal, cast
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import decode, encode
 
-from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
-from resources.pacs.network import NetworkOptions, PeerAddress
-from resources.upper_layer import (
+from resources.dicom_network.association import NetworkOptions, PeerAddress
+from resources.dicom_network.upper_layer import (
     A_ABORT,
     A_ASSOCIATE_AC,
     A_ASSOCIATE_RJ,
@@ -61,6 +60,7 @@ from resources.upper_layer import (
     uid_bytes,
     us,
 )
+from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
 
 log = logging.getLogger(__name__)
 

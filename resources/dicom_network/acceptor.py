@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, cast
 
-from resources.upper_layer import (
+from resources.dicom_network.upper_layer import (
     APPLICATION_CONTEXT,
     EXPLICIT_VR_LE,
     IMPLEMENTATION_CLASS_UID,
