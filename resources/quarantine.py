@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from resources.spool.store import write_atomically
+from resources.spool.durability import write_atomically
 
 
 @dataclass(frozen=True)

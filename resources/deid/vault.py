@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from resources.deid.errors import VaultError
-from resources.spool.store import write_atomically
+from resources.spool.durability import write_atomically
 
 logger = logging.getLogger(__name__)
 

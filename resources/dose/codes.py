@@ -30,16 +30,6 @@ def dcm(value: str) -> Code:
     return Code(value, "DCM")
 
 
-# --- SOP classes that may carry TID 10011 ---------------------------------------------------------
-XRAY_RADIATION_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.67"
-ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
-COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
-COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
-RADIOPHARMACEUTICAL_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.68"
-DOSE_CAPABLE_SOP_CLASSES = frozenset(
-    {XRAY_RADIATION_DOSE_SR, ENHANCED_SR, COMPREHENSIVE_SR, COMPREHENSIVE_3D_SR}
-)
-
 # --- TID 10011 CT Radiation Dose (root) ------------------------------------------------------------
 XRAY_RADIATION_DOSE_REPORT = dcm("113701")
 RADIOPHARMACEUTICAL_RADIATION_DOSE_REPORT = dcm("113500")

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from resources.curation.body_region import infer_body_region
+from resources.curation.exam_names import ExamNameMapper
 from resources.dose.codes import TARGET_REGION_CODES, BodyRegion, Code
 
 logger = logging.getLogger(__name__)
@@ -78,33 +80,15 @@ class ExamContext:
     exam_name: ExamNamer
 
 
-def _no_region(_text: str) -> BodyRegion | None:
-    return None
-
-
-def _no_exam_name(_text: str) -> str | None:
-    return None
-
-
 def default_exam_context() -> ExamContext:
-    """The curation engine's inference when installed; otherwise inference that finds nothing."""
-    infer: RegionInferrer = _no_region
-    namer: ExamNamer = _no_exam_name
-    try:
-        from resources.curation.body_region import infer_body_region  # type: ignore[import-not-found,unused-ignore]
+    """The curation engine's body-region inference and exam-name mapping, as the dose stage uses them."""
+    mapper = ExamNameMapper.default()
 
-        def infer(text: str) -> BodyRegion | None:
-            return region_from_inference(infer_body_region(text))
-    except ImportError:
-        logger.warning("resources.curation.body_region not available: no body-part region fallback")
-    try:
-        from resources.curation.exam_names import ExamNameMapper  # type: ignore[import-not-found,unused-ignore]
+    def infer(text: str) -> BodyRegion | None:
+        return region_from_inference(infer_body_region(text))
 
-        mapper = ExamNameMapper.default()
+    def namer(text: str) -> str | None:
+        result = mapper.map(text, "CT")
+        return str(result) if result else None
 
-        def namer(text: str) -> str | None:
-            result = mapper.map(text, "CT")
-            return str(result) if result else None
-    except ImportError:
-        logger.warning("resources.curation.exam_names not available: exam names are not normalised")
     return ExamContext(infer_region=infer, exam_name=namer)

@@ -27,7 +27,7 @@ from typing import Any
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from resources.dose import codes
+from resources import sop_classes
 from resources.dose.codes import AcquisitionType, BodyRegion
 from resources.dose.cumulative import PatientStudyDose, cumulative_doses
 from resources.dose.dedup import deduplicate_study
@@ -57,7 +57,7 @@ DIAGNOSTIC_TYPES = {
     AcquisitionType.CONE_BEAM.value,
     AcquisitionType.FREE.value,
 }
-_SR_SOP_CLASSES = codes.DOSE_CAPABLE_SOP_CLASSES | {codes.RADIOPHARMACEUTICAL_DOSE_SR}
+_SR_SOP_CLASSES = sop_classes.DOSE_CAPABLE_SOP_CLASSES | {sop_classes.RADIOPHARMACEUTICAL_RADIATION_DOSE_SR}
 
 
 @dataclass

@@ -42,6 +42,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import BaseTag
 
+from resources import sop_classes
 from resources.dose import codes, sr_items
 from resources.dose.codes import AcquisitionType, Code, Phantom
 from resources.dose.errors import NotADoseReportError, UnreadableFileError
@@ -445,10 +446,10 @@ def _parse_date(text: str | None) -> dt.date | None:
 # ---------------------------------------------------------------------------------------------------
 
 _DOCUMENT_TYPES = {
-    codes.XRAY_RADIATION_DOSE_SR: "xray_radiation_dose_sr",
-    codes.ENHANCED_SR: "enhanced_sr",
-    codes.COMPREHENSIVE_SR: "comprehensive_sr",
-    codes.COMPREHENSIVE_3D_SR: "comprehensive_3d_sr",
+    sop_classes.XRAY_RADIATION_DOSE_SR: "xray_radiation_dose_sr",
+    sop_classes.ENHANCED_SR: "enhanced_sr",
+    sop_classes.COMPREHENSIVE_SR: "comprehensive_sr",
+    sop_classes.COMPREHENSIVE_3D_SR: "comprehensive_3d_sr",
 }
 
 
@@ -475,9 +476,9 @@ def _root_item(ds: Dataset) -> Item:
 
 
 def _classify(sop_class: str, root_item: Item) -> tuple[str, str | None]:
-    if sop_class == codes.RADIOPHARMACEUTICAL_DOSE_SR:
+    if sop_class == sop_classes.RADIOPHARMACEUTICAL_RADIATION_DOSE_SR:
         return "radiopharmaceutical_dose_sr", "radiopharmaceutical dose SR (TID 10021), not CT"
-    if sop_class not in codes.DOSE_CAPABLE_SOP_CLASSES:
+    if sop_class not in sop_classes.DOSE_CAPABLE_SOP_CLASSES:
         return "not_sr", f"SOP class {sop_class or 'missing'} cannot carry TID 10011"
     root = _first_code(root_item, _CONCEPT_NAME)
     if root != codes.XRAY_RADIATION_DOSE_REPORT:

@@ -13,7 +13,6 @@ from typing import Any
 import dagster as dg
 from sqlmodel import SQLModel
 
-from resources.dose import tables
 from resources.dose.drl import DrlMapping, DrlSet, load_drl_csv, load_drl_set
 from resources.dose.effective_dose import FactorSet, load_factor_set
 from resources.dose.exam_context import ExamContext, default_exam_context
@@ -31,6 +30,7 @@ from resources.research_store import ResearchStore
 from resources.site_config import SiteConfig
 from resources.site_resource import SiteConfigResource
 from resources.warehouse import Lineage, Warehouse
+from resources.warehouse import dose_tables as tables
 
 logger = logging.getLogger(__name__)
 

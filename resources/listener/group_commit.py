@@ -26,19 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from resources.spool.durability import fsync_directory, fsync_file
 from resources.spool.errors import SpoolWriteError
-from resources.spool.store import SpoolRecord, SpoolStore, fsync_directory
+from resources.spool.store import SpoolRecord, SpoolStore
 
 log = logging.getLogger(__name__)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush one file's data to disk (it was written and renamed without fsync)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass

@@ -71,16 +71,16 @@ from resources.pacs.errors import (
 )
 from resources.pacs.query import InstanceRow, PacsQuerier
 from resources.pacs.receiving_processes import ReceivingProcesses
-from resources.pacs.selection import (
+from resources.pacs.storage_scp import Engine, SpoolWriter, StorageScp
+from resources.pacs.study_index import IndexedSeries, IndexedStudy
+from resources.pacs.throttle import MoveRateLimiter, check_allowed_window
+from resources.site_config import TimeWindow
+from resources.sop_classes import (
     COMPREHENSIVE_SR,
     ENHANCED_SR,
     RADIOPHARMACEUTICAL_RADIATION_DOSE_SR,
     XRAY_RADIATION_DOSE_SR,
 )
-from resources.pacs.storage_scp import Engine, SpoolWriter, StorageScp
-from resources.pacs.study_index import IndexedSeries, IndexedStudy
-from resources.pacs.throttle import MoveRateLimiter, check_allowed_window
-from resources.site_config import TimeWindow
 from resources.spool import SpoolStore, utc_now
 
 log = logging.getLogger(__name__)

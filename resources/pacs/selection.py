@@ -15,19 +15,11 @@ from pathlib import Path
 from resources.pacs.errors import CohortFileError
 from resources.pacs.query import InstanceRow, SeriesRow, StudyIndex
 from resources.site_config import SelectionSettings
-
-# PS3.4 B.5 storage SOP classes of dose reports.
-XRAY_RADIATION_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.67"
-RADIOPHARMACEUTICAL_RADIATION_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.68"
-PATIENT_RADIATION_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.73"
-ENHANCED_SR = "1.2.840.10008.5.1.4.1.1.88.22"
-COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
-BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
-DOSE_SR_CLASSES = frozenset(
-    {XRAY_RADIATION_DOSE_SR, RADIOPHARMACEUTICAL_RADIATION_DOSE_SR, PATIENT_RADIATION_DOSE_SR}
+from resources.sop_classes import (
+    DOSE_SR_CLASSES,
+    GENERIC_SR_CLASSES,
 )
-# Older scanners (GE) write the CT dose template into an Enhanced or Comprehensive SR.
-GENERIC_SR_CLASSES = frozenset({ENHANCED_SR, COMPREHENSIVE_SR, BASIC_TEXT_SR})
+
 _DOSE_WORDS = re.compile(r"dose|rdsr|radiation|exposure|dlp|ctdi", re.IGNORECASE)
 
 

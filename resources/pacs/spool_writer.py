@@ -44,7 +44,7 @@ from resources.dicom_network.acceptor import AbortAssociation, file_meta
 from resources.listener.errors import UnreadableInstance
 from resources.listener.instance_header import read_instance_header
 from resources.spool import SpoolRecord, SpoolStore, SpoolWriteError
-from resources.spool.store import SYNCFS_MIN_BATCH, fsync_directory, sync_filesystem, syncfs_available
+from resources.spool.durability import SYNCFS_MIN_BATCH, fsync_directory, sync_filesystem, syncfs_available
 
 log = logging.getLogger(__name__)
 

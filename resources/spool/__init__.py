@@ -1,12 +1,12 @@
 """The spool: identifiable landing zone for received instances, with its index."""
 
+from resources.spool.durability import write_atomically
 from resources.spool.errors import SpoolError, SpoolWriteError
 from resources.spool.store import (
     SpoolRecord,
     SpoolStore,
     partition_key_from_dicom_date,
     utc_now,
-    write_atomically,
 )
 
 __all__ = [

@@ -225,11 +225,6 @@ class Warehouse:
 
 
 def _import_all_tables() -> None:
-    """Register every warehouse table with the shared metadata (the dose tables when present)."""
-    import resources.warehouse.tables
-
-    try:
-        import resources.dose.tables  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-    except ModuleNotFoundError as exc:
-        if exc.name != "resources.dose.tables":
-            raise
+    """Register every warehouse table (curation and dose) with the shared metadata."""
+    import resources.warehouse.dose_tables
+    import resources.warehouse.tables  # noqa: F401

@@ -5,7 +5,7 @@ Keys are research-zone (pseudonymised) UIDs. Every table carries the lineage col
 A patient or a device appears in many partitions; their tables hold one row per partition they appear
 in (primary key includes ``partition_key``), which keeps a partition's replacement self-contained.
 Tables join on ``study_instance_uid``, ``series_instance_uid``, ``sop_instance_uid`` and ``device_key``;
-the dose tables (``resources.dose.tables``) join on the same keys.
+the dose tables (``resources.warehouse.dose_tables``) join on the same keys.
 
 Only selected, de-identified metadata is kept: no whole headers, no names, no identifiers other than
 pseudonyms. Descriptions and protocol names are kept as the de-identification stage wrote them

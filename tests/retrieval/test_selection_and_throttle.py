@@ -9,17 +9,15 @@ import pytest
 
 from resources.pacs.errors import CohortFileError, OutsideAllowedWindowError
 from resources.pacs.query import InstanceRow, SeriesRow, StudyIndex, StudyRow
-from resources.pacs.selection import (
+from resources.pacs.selection import StudySelector, classify_series, read_cohort_csv
+from resources.pacs.throttle import MoveRateLimiter, check_allowed_window, in_allowed_window
+from resources.site_config import RetrievalSettings, TimeWindow
+from resources.sop_classes import (
     COMPREHENSIVE_SR,
     ENHANCED_SR,
     RADIOPHARMACEUTICAL_RADIATION_DOSE_SR,
     XRAY_RADIATION_DOSE_SR,
-    StudySelector,
-    classify_series,
-    read_cohort_csv,
 )
-from resources.pacs.throttle import MoveRateLimiter, check_allowed_window, in_allowed_window
-from resources.site_config import RetrievalSettings, TimeWindow
 
 
 def _study(

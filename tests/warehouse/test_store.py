@@ -108,7 +108,7 @@ def test_replacing_one_partition_leaves_the_others(make_warehouse: Warehouse) ->
 
 
 def test_upgrade_adopts_dose_tables_created_straight_from_the_models(make_warehouse: Warehouse) -> None:
-    import resources.dose.tables as dose_tables
+    import resources.warehouse.dose_tables as dose_tables
 
     dose = [SQLModel.metadata.tables[m.__tablename__] for m in dose_tables.ALL_TABLES]
     SQLModel.metadata.create_all(make_warehouse.engine, tables=dose)

@@ -12,14 +12,6 @@ import sqlalchemy as sa
 from alembic import context
 from sqlmodel import SQLModel
 
-import resources.warehouse.tables  # registers the curation tables
-
-try:
-    import resources.dose.tables  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-except ModuleNotFoundError as exc:
-    if exc.name != "resources.dose.tables":
-        raise
-
 target_metadata = SQLModel.metadata
 config = context.config
 

@@ -17,7 +17,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from resources.warehouse import LineageColumns
+from resources.warehouse.lineage import LineageColumns
 
 UID = 64
 
