@@ -6,6 +6,7 @@ from assets.code_versions import data_version_of, versioned
 from assets.owners import DATA_ENGINEERING
 from assets.partitions import study_date_partitions
 from resources.curation.data_files import DATA_FOLDER
+from resources.curation.resource import CurationResource
 from resources.warehouse.lineage import CODE_VERSION, Lineage
 from resources.warehouse.resource import WarehouseResource
 
@@ -23,17 +24,15 @@ CURATION_CODE_VERSION = versioned("curation-1", data_version_of(*sorted(DATA_FOL
     description="Patients, studies, series, instances, devices, CT acquisitions, mammography exposures, "
     "quality flags and the PHI-finding audit of the partition, with normalised names and body regions.",
 )
-def curated_instances(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def curated_instances(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
     partition_key = context.partition_key
     lineage = Lineage(
         partition_key=partition_key,
         run_id=context.run.run_id,
         code_version=f"{CODE_VERSION}/{CURATION_CODE_VERSION}"[:32],
-        deid_profile_version=warehouse.deid_profile_version(partition_key),
+        deid_profile_version=curation.deid_profile_version(partition_key),
     )
-    summary = warehouse.curate_partition(lineage)
+    summary = curation.curate_partition(lineage)
     if summary.unreadable:
         context.log.warning(f"{len(summary.unreadable)} unreadable file(s) quarantined")
     mapped_share = summary.exam_names_mapped / summary.exam_names_total if summary.exam_names_total else 0.0
@@ -58,10 +57,10 @@ def curated_instances(
     "(no instances, fewer than half the de-identified files curated, core fields mostly missing).",
 )
 def curated_partition_not_empty(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext, curation: CurationResource
 ) -> dg.AssetCheckResult:
     partition_key = context.op_execution_context.partition_key
-    health = warehouse.partition_health(partition_key)
+    health = curation.partition_health(partition_key)
     return dg.AssetCheckResult(
         passed=health.ok,
         severity=dg.AssetCheckSeverity.ERROR,

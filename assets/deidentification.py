@@ -8,11 +8,11 @@ import dagster as dg
 from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import DATA_ENGINEERING
 from assets.partitions import study_date_partitions
-from resources.deid.engine import SAFE_PRIVATE_CSV
 from resources.deid.options import OPTIONS_CSV
 from resources.deid.partition_run import deidentify_partition, read_summary
 from resources.deid.profile import TABLE_CSV
 from resources.deid.resource import DeidentificationResource
+from resources.deid.safe_private import SAFE_PRIVATE_CSV
 from resources.quarantine import QuarantineStore
 from resources.research_store import ResearchStore
 from resources.spool.store import SpoolStore

@@ -28,9 +28,9 @@ EFFECTIVE_DOSE_VERSION = versioned(
 def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.MaterializeResult:
     analysis = dose.build_events(context.partition_key, context.run.run_id)
     studies = len(analysis.contexts)
-    with_rdsr = sum(1 for c in analysis.contexts if c["has_rdsr"])
-    estimated = sum(1 for e in analysis.events if e["origin"] == "estimated")
-    linked = sum(1 for e in analysis.events if e.get("link_method"))
+    with_rdsr = sum(1 for c in analysis.contexts if c.has_rdsr)
+    estimated = sum(1 for e in analysis.events if e.origin == "estimated")
+    linked = sum(1 for e in analysis.events if e.link_method)
     if analysis.unreadable:
         context.log.warning(
             f"{len(analysis.unreadable)} file(s) could not be read: "
@@ -49,7 +49,7 @@ def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
             "share_with_rdsr": dg.MetadataValue.float(with_rdsr / studies if studies else 0.0),
             "estimated_events": estimated,
             "events_linked_to_series": linked,
-            "duplicate_events_removed": sum(c["n_duplicate_events"] for c in analysis.contexts),
+            "duplicate_events_removed": sum(c.n_duplicate_events for c in analysis.contexts),
         }
     )
 
@@ -65,16 +65,16 @@ def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
 )
 def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.MaterializeResult:
     rows = dose.build_study_dose(context.partition_key, context.run.run_id)
-    mismatches = sum(1 for r in rows if r["totals_match"] is False)
+    mismatches = sum(1 for r in rows if r.totals_match is False)
     if mismatches:
         context.log.warning(f"{mismatches} study(ies) whose reported DLP total differs from the events' sum")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
-            "studies_with_rdsr": sum(1 for r in rows if r["origin"] == "rdsr"),
-            "studies_estimated": sum(1 for r in rows if r["origin"] == "estimated"),
+            "studies_with_rdsr": sum(1 for r in rows if r.origin == "rdsr"),
+            "studies_estimated": sum(1 for r in rows if r.origin == "estimated"),
             "total_mismatches": mismatches,
-            "studies_mapped_to_drl_category": sum(1 for r in rows if r["drl_category"]),
+            "studies_mapped_to_drl_category": sum(1 for r in rows if r.drl_category),
         }
     )
 
@@ -91,11 +91,11 @@ def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mate
 )
 def effective_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.MaterializeResult:
     event_rows, study_rows = dose.build_effective_dose(context.partition_key, context.run.run_id)
-    with_number = [r for r in study_rows if r["effective_dose_msv"] is not None]
+    with_number = [r for r in study_rows if r.effective_dose_msv is not None]
     reasons: dict[str, int] = {}
     for row in event_rows:
-        if row["reason"] and row["dlp_mgycm"]:
-            reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+        if row.reason and row.dlp_mgycm:
+            reasons[row.reason] = reasons.get(row.reason, 0) + 1
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(event_rows),

@@ -38,7 +38,7 @@ def drl_audit(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mater
             "drl_set": dose.drl_set().name,
             "exceeding_examinations": len(result.exceeding),
             "groups_with_median_above_drl": sum(
-                1 for r in result.rows if r["median_dlp_exceeds"] or r["median_ctdivol_exceeds"]
+                1 for r in result.rows if r.median_dlp_exceeds or r.median_ctdivol_exceeds
             ),
             # Counts only: the names themselves are in the drl_unmapped_name table.
             "unmapped_exam_names": len(result.unmapped),
@@ -60,12 +60,12 @@ def drl_audit(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mater
 )
 def patient_cumulative_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.MaterializeResult:
     rows = dose.build_cumulative(context.run.run_id)
-    alerts = sum(1 for r in rows if r["alert"])
+    alerts = sum(1 for r in rows if r.alert)
     settings = dose.config().dose
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
-            "patients": len({r["patient_pseudonym"] for r in rows}),
+            "patients": len({r.patient_pseudonym for r in rows}),
             "windows_years": dg.MetadataValue.json(list(settings.cumulative_windows_years)),
             "alert_threshold_msv": settings.cumulative_alert_msv,
             "patient_windows_in_alert": alerts,

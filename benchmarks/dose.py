@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pydicom
 
-from resources.dose.rdsr import read_ct_radiation_dose
+from resources.dose.rdsr.ct_radiation_dose import read_ct_radiation_dose
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".cache" / "benchmarks"

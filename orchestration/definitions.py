@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets import curation, deidentification, dose, reports, retrieval
 from orchestration import jobs, schedules, sensors
+from resources.curation.resource import CurationResource
 from resources.deid.resource import DeidentificationResource
 from resources.dose.resource import DoseResource
 from resources.pacs.resource import PacsResource
@@ -14,6 +15,7 @@ from resources.warehouse.resource import WarehouseResource
 
 # The site file is found through $DICOM_LAKE_CONFIG when a run starts (see SiteConfigResource).
 _site = SiteConfigResource()
+_warehouse = WarehouseResource(site=_site)
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([retrieval, deidentification, curation, dose, reports]),
@@ -25,7 +27,8 @@ defs = dg.Definitions(
         "site": _site,
         "pacs": PacsResource(site=_site),
         "deid": DeidentificationResource(site=_site, secret_key=dg.EnvVar("DICOM_LAKE_SECRET_KEY")),
-        "warehouse": WarehouseResource(site=_site),
+        "warehouse": _warehouse,
+        "curation": CurationResource(site=_site, warehouse=_warehouse),
         "dose": DoseResource(site=_site),
     },
 )

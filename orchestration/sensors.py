@@ -21,6 +21,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.jobs import prospective_processing_job
+from resources.errors import DicomLakeError
 from resources.listener.arrivals import scan_arrivals
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
@@ -30,7 +31,11 @@ ARRIVAL_KEY_TAG = "dicom-lake/arrival-key"
 ATTEMPT_TAG = "dicom-lake/arrival-attempt"
 FORGET_UNLAUNCHED_AFTER = dt.timedelta(days=1)
 RUN_FAILURES_FILE = "run-failures.jsonl"
-_OWN_ERROR_MODULES = ("resources.", "assets.", "orchestration.")
+# Where our own code lives: a message is copied only from an error our code raised on purpose.
+_OWN_PACKAGE_DIRS = tuple(
+    f"{Path(__file__).resolve().parents[1] / package}/"
+    for package in ("resources", "assets", "orchestration")
+)
 _FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
@@ -201,6 +206,17 @@ def prospective_arrivals(context: dg.SensorEvaluationContext, site: SiteConfigRe
 
 
 # -- run failures ---------------------------------------------------------------------------------------
+def _own_error_names() -> set[str]:
+    """Names of every class of the DicomLakeError family loaded now (the Definitions load them all)."""
+    names: set[str] = set()
+    pending: list[type[BaseException]] = [DicomLakeError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return names
+
+
 def _error_text(error: Any) -> dict[str, str]:
     if error is None:
         return {}
@@ -209,9 +225,10 @@ def _error_text(error: Any) -> dict[str, str]:
         error = error.cause
     out = {"error": str(getattr(error, "cls_name", None) or type(error).__name__)}
     message = str(getattr(error, "message", "") or "")
-    # Our own errors name files and UIDs only; anything raised elsewhere may quote a value: class only.
+    # Our own errors (the DicomLakeError family) name files and UIDs only; anything else, or anything
+    # raised outside our packages, may quote a value: class only.
     stack = "".join(getattr(error, "stack", []) or [])
-    raised_by_us = any(f"/{module.rstrip('.')}/" in stack for module in _OWN_ERROR_MODULES)
+    raised_by_us = out["error"] in _own_error_names() and any(folder in stack for folder in _OWN_PACKAGE_DIRS)
     if raised_by_us and message:
         first_line = message.strip().splitlines()[0]
         out["message"] = first_line.split(": ", 1)[-1][:300]

@@ -243,6 +243,10 @@ class ListenerSettings(_Section):
     quiet_period_s: float = Field(default=120, ge=0)
     health_port: int | None = Field(default=None, ge=0, le=65535)
     tcp_nodelay: bool = True
+    # Association set-up and release (the TLS handshake included); a dataset under way; an idle association.
+    acse_timeout_s: float = Field(default=30, gt=0)
+    dimse_timeout_s: float = Field(default=120, gt=0)
+    network_timeout_s: float = Field(default=120, gt=0)
     # "native": the listener's own lean C-STORE acceptor (fast path); "pynetdicom": pynetdicom's AE.
     engine: Literal["native", "pynetdicom"] = "native"
     # True: each received file and its folder are fsynced before the sender is answered (survives a

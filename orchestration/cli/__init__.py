@@ -52,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DicomLakeError as exc:
         # One line naming the file, UID or setting and the reason; the cause stays in --verbose logs.
         logging.getLogger(__name__).debug("command failed", exc_info=exc)
-        print(f"dicom-lake: error: {exc}", file=sys.stderr)
+        # Some reasons quote a parser's multi-line message (YAML errors): keep the one-line promise.
+        print(f"dicom-lake: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -36,13 +36,20 @@ def register(subparsers: Any) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    """Write the corpus into a new or empty folder.
+
+    Raises
+    ------
+    CommandError
+        If the target is a file or a folder with something in it, or a spec value is out of range.
+    """
     from resources.corpus import CorpusSpec, generate_corpus
 
     out_dir = Path(args.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise CommandError(f"{out_dir} exists and is not a folder")
+        raise CommandError(f"{out_dir}: exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()):
-        raise CommandError(f"{out_dir} is not empty: choose a new or empty folder")
+        raise CommandError(f"{out_dir}: not empty: choose a new or empty folder")
     try:
         spec = CorpusSpec(
             seed=args.seed,

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from resources.deid.errors import VaultError
+from orchestration.cli.errors import CommandError
 from resources.deid.folder_run import deidentify_folder
 from resources.deid.resource import build_deidentifier
 from resources.deid.vault import Vault
@@ -39,36 +39,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _deidentify(args: argparse.Namespace) -> int:
-    from orchestration.cli.errors import CommandError
-
     config = load_site_config(args.deid_config or args.config)
     if not args.source_dir.is_dir():
         raise CommandError(f"{args.source_dir}: no such folder")
     secret = secret_from_env(SECRET_KEY_ENV_VAR)
     assert secret is not None
-    try:
-        engine = build_deidentifier(
-            config,
-            secret,
-            vault_key=secret_from_env(VAULT_KEY_ENV_VAR, required=False),
-            recipient_key=secret_from_env(RECIPIENT_KEY_ENV_VAR, required=False),
-        )
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    # A setting that cannot work raises DeidSettingsError, which the command line reports in one line.
+    engine = build_deidentifier(
+        config,
+        secret,
+        vault_key=secret_from_env(VAULT_KEY_ENV_VAR, required=False),
+        recipient_key=secret_from_env(RECIPIENT_KEY_ENV_VAR, required=False),
+    )
     summary = deidentify_folder(engine, args.source_dir, args.output_dir)
     print(json.dumps(summary, indent=2))
     return 0
 
 
 def _reidentify(args: argparse.Namespace) -> int:
-    from orchestration.cli.errors import CommandError
-
     config = load_site_config(args.config)
     key = secret_from_env(VAULT_KEY_ENV_VAR)
     assert key is not None
-    try:
-        identity = Vault(config.paths.vault, key).lookup(args.pseudonym.strip())
-    except VaultError as exc:
-        raise CommandError(str(exc)) from None
+    # A pseudonym not in the vault or a wrong key raises VaultError, reported by the command line.
+    identity = Vault(config.paths.vault, key).lookup(args.pseudonym.strip())
     print(json.dumps(identity, indent=2))
     return 0

@@ -18,7 +18,7 @@ from typing import Any
 from resources.dose.codes import Code
 from resources.dose.dedup import TOTAL_TOLERANCE_MGYCM
 from resources.dose.errors import NotADoseReportError, UnreadableFileError
-from resources.dose.rdsr import CtDoseReport, read_ct_radiation_dose
+from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose, read_ct_radiation_dose
 
 _NEVER_PRINTED = {"patient_id", "study_description", "source"}
 
@@ -39,7 +39,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def report_as_json(path: str, report: CtDoseReport) -> dict[str, Any]:
+def report_as_json(path: str, report: CTRadiationDose) -> dict[str, Any]:
     """The reader's result for one file as a JSON-ready dict (patient identity left out)."""
     body = {k: v for k, v in _plain(report).items() if k not in _NEVER_PRINTED}
     reported = report.accumulated.dlp_total_mgycm

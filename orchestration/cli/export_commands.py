@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestration.cli.errors import CommandError
 from resources.site_config import load_site_config
-from resources.warehouse.export import ExportError, export_tables
+from resources.warehouse.export import export_tables
 from resources.warehouse.store import Warehouse
 
 DEFAULT_TABLES = "patient,study,series,instance,device,ct_acquisition,mg_exposure,quality_flag"
@@ -17,8 +17,8 @@ DEFAULT_TABLES = "patient,study,series,instance,device,ct_acquisition,mg_exposur
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -48,6 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """Write the chosen tables; a bad site file, table name or range stops it with one line.
+
+    Raises
+    ------
+    resources.site_config.SiteConfigError
+        If the site file is missing, not YAML or invalid (the message names the file).
+    CommandError
+        If ``--tables`` names no table.
+    resources.warehouse.export.ExportError
+        If a table is unknown or ``--to`` is before ``--from`` (the CLI prints it as one line).
+    """
     config = load_site_config(args.config)
     tables = [name.strip() for item in args.tables for name in item.split(",") if name.strip()]
     if not tables:
@@ -64,8 +75,6 @@ def run_export(args: argparse.Namespace) -> int:
             out_dir=out_dir,
             with_lineage=args.with_lineage,
         )
-    except ExportError as exc:
-        raise CommandError(str(exc)) from None
     finally:
         warehouse.dispose()
     for item in results:

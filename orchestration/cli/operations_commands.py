@@ -53,8 +53,8 @@ def register(subparsers: Any) -> None:
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
 
 
 def _config(args: argparse.Namespace) -> SiteConfig:
@@ -85,11 +85,11 @@ def run_listen_command(args: argparse.Namespace) -> int:
     try:
         return run_listener(plan, workers=args.workers)
     except ListenerConfigError as exc:
-        raise CommandError(str(exc)) from None
+        raise CommandError(str(exc)) from exc
     except OSError as exc:
         raise CommandError(
             f"cannot listen on {settings.bind_address}:{settings.port}: {exc.strerror or exc}"
-        ) from None
+        ) from exc
 
 
 def run_health_command(args: argparse.Namespace) -> int:

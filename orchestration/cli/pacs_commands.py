@@ -11,9 +11,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-from orchestration.cli.errors import CommandError
 from resources.dicom_network.association import NetworkOptions, echo, peer_from_settings
-from resources.pacs.errors import PacsError
 from resources.pacs.query import PacsQuerier
 from resources.pacs.study_index import partition_date_to_dicom
 from resources.site_config import load_site_config
@@ -40,10 +38,8 @@ def register(subparsers: Any) -> None:
 def run_echo(args: argparse.Namespace) -> int:
     config = load_site_config(args.config)
     peer = peer_from_settings(config.pacs)
-    try:
-        seconds = echo(peer, NetworkOptions.from_settings(config.pacs))
-    except PacsError as exc:
-        raise CommandError(str(exc)) from None
+    # A PacsError is a DicomLakeError: the CLI prints its one-line reason.
+    seconds = echo(peer, NetworkOptions.from_settings(config.pacs))
     print(f"C-ECHO {peer.describe()}: success in {seconds * 1000:.0f} ms")
     return 0
 
@@ -63,46 +59,43 @@ def run_find(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     rows: list[list[str]] = []
-    try:
-        with PacsQuerier(peer, NetworkOptions.from_settings(config.pacs)) as querier:
-            studies = querier.find_studies(study_date=partition_date_to_dicom(args.date.isoformat()))
-            if args.level == "study":
-                header = ["STUDY_UID", "MODALITIES", "SERIES", "INSTANCES"]
+    with PacsQuerier(peer, NetworkOptions.from_settings(config.pacs)) as querier:
+        studies = querier.find_studies(study_date=partition_date_to_dicom(args.date.isoformat()))
+        if args.level == "study":
+            header = ["STUDY_UID", "MODALITIES", "SERIES", "INSTANCES"]
+            if args.show_descriptions:
+                header.append("DESCRIPTION")
+            rows.append(header)
+            for study in studies:
+                row = [
+                    study.study_uid,
+                    "\\".join(study.modalities) or "-",
+                    "-" if study.n_series is None else str(study.n_series),
+                    "-" if study.n_instances is None else str(study.n_instances),
+                ]
                 if args.show_descriptions:
-                    header.append("DESCRIPTION")
-                rows.append(header)
-                for study in studies:
+                    row.append(study.study_description or "")
+                rows.append(row)
+            total_series = None
+        else:
+            header = ["STUDY_UID", "SERIES_UID", "MODALITY", "INSTANCES"]
+            if args.show_descriptions:
+                header.append("DESCRIPTION")
+            rows.append(header)
+            total_series = 0
+            for study in studies:
+                series_rows = querier.find_series(study.study_uid)
+                total_series += len(series_rows)
+                for series in series_rows:
                     row = [
                         study.study_uid,
-                        "\\".join(study.modalities) or "-",
-                        "-" if study.n_series is None else str(study.n_series),
-                        "-" if study.n_instances is None else str(study.n_instances),
+                        series.series_uid,
+                        series.modality or "-",
+                        "-" if series.n_instances is None else str(series.n_instances),
                     ]
                     if args.show_descriptions:
-                        row.append(study.study_description or "")
+                        row.append(series.series_description or "")
                     rows.append(row)
-                total_series = None
-            else:
-                header = ["STUDY_UID", "SERIES_UID", "MODALITY", "INSTANCES"]
-                if args.show_descriptions:
-                    header.append("DESCRIPTION")
-                rows.append(header)
-                total_series = 0
-                for study in studies:
-                    series_rows = querier.find_series(study.study_uid)
-                    total_series += len(series_rows)
-                    for series in series_rows:
-                        row = [
-                            study.study_uid,
-                            series.series_uid,
-                            series.modality or "-",
-                            "-" if series.n_instances is None else str(series.n_instances),
-                        ]
-                        if args.show_descriptions:
-                            row.append(series.series_description or "")
-                        rows.append(row)
-    except PacsError as exc:
-        raise CommandError(str(exc)) from None
     if len(rows) > 1:
         print(_table(rows))
     summary = f"{len(studies)} studies on {args.date.isoformat()} at {peer.describe()}"

@@ -30,7 +30,8 @@ from resources.corpus.encoding import part10_bytes
 from resources.corpus.mammography import mg_instance_part, mg_series_part
 from resources.corpus.manifest import CorpusManifest, ManifestWriter
 from resources.corpus.phi import PlantedValue, core_identifiers, known_identifiers
-from resources.corpus.plan import CorpusPlanner, StudyPlan
+from resources.corpus.plan import StudyPlan
+from resources.corpus.planner import CorpusPlanner
 from resources.corpus.spec import CorpusSpec
 
 log = logging.getLogger(__name__)

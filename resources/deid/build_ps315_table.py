@@ -21,20 +21,22 @@ from pathlib import Path
 
 import pydicom.datadict
 
+from resources.deid.ps315_actions import ActionCode
+
 DEFAULT_EDITION = "2026c"
 TABLE_PATH = Path(__file__).with_name("ps315_table.csv")
 
 # The package's category names and the PS3.15 action codes they stand for.
-CATEGORY_CODES = {
-    "D_TAGS": "D",
-    "Z_TAGS": "Z",
-    "X_TAGS": "X",
-    "U_TAGS": "U",
-    "Z_D_TAGS": "Z/D",
-    "X_Z_TAGS": "X/Z",
-    "X_D_TAGS": "X/D",
-    "X_Z_D_TAGS": "X/Z/D",
-    "X_Z_U_STAR_TAGS": "X/Z/U*",
+CATEGORY_CODES: dict[str, ActionCode] = {
+    "D_TAGS": ActionCode.DUMMY,
+    "Z_TAGS": ActionCode.ZERO,
+    "X_TAGS": ActionCode.REMOVE,
+    "U_TAGS": ActionCode.NEW_UID,
+    "Z_D_TAGS": ActionCode.ZERO_OR_DUMMY,
+    "X_Z_TAGS": ActionCode.REMOVE_OR_ZERO,
+    "X_D_TAGS": ActionCode.REMOVE_OR_DUMMY,
+    "X_Z_D_TAGS": ActionCode.REMOVE_ZERO_OR_DUMMY,
+    "X_Z_U_STAR_TAGS": ActionCode.REMOVE_ZERO_OR_NEW_UID,
 }
 
 
@@ -67,7 +69,8 @@ def render_table(edition: str = DEFAULT_EDITION) -> str:
             group, element = entry[0], entry[1]
             gmask, emask = (entry[2], entry[3]) if len(entry) == 4 else (0xFFFF, 0xFFFF)
             keyword = _name(group, element) if len(entry) == 2 else ""
-            rows.append((f"{group:04X}", f"{element:04X}", f"{gmask:04X}", f"{emask:04X}", keyword, code))
+            masks = (f"{gmask:04X}", f"{emask:04X}")
+            rows.append((f"{group:04X}", f"{element:04X}", *masks, keyword, code.value))
     for row in sorted(set(rows)):
         writer.writerow(row)
     return out.getvalue()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from resources.errors import DicomLakeError
+from resources.errors import ConfigurationError, DicomLakeError
 
 
 class DeidentificationError(DicomLakeError):
     """Something went wrong while de-identifying."""
+
+
+class DeidSettingsError(DeidentificationError, ConfigurationError):
+    """A de-identification setting or key cannot work (a switch on without its key, a short secret)."""
 
 
 class ProfileTableError(DeidentificationError):

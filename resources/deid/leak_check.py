@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.tag import BaseTag
 
-from resources.deid.phi_scanner import DenyList, Identifiers, deny_list_for
+from resources.deid.deny_list import DenyList, Identifiers, deny_list_for
+from resources.deid.element_values import raw_vr
 from resources.deid.tag_paths import tag_label
 
 # Code Value, Coding Scheme Designator/Version, Code Meaning (dictionary text of the scheme), Context
@@ -34,18 +33,6 @@ _NUMERIC_VRS = frozenset(
 class LeakHit:
     tag_path: str
     entity_type: str
-
-
-def raw_vr(dataset: Dataset, tag: int) -> str:
-    """The VR of an element without converting its value (dictionary VR for implicit-VR raw elements)."""
-    element = dataset._dict.get(BaseTag(tag))  # get_item() costs a third of the walk
-    vr = getattr(element, "VR", None)
-    if vr:
-        return str(vr)
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
 
 
 def _values(value: object) -> list[str]:

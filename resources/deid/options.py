@@ -15,9 +15,12 @@ from pathlib import Path
 import pydicom.datadict
 
 from resources.deid.errors import ProfileTableError
+from resources.deid.ps315_actions import ActionCode
 from resources.site_config import DeidentificationSettings
 
 OPTIONS_CSV = Path(__file__).with_name("ps315_options.csv")
+# What an option column may ask for: keep, clean, or pseudonymise (dicom-lake's P).
+_OPTION_ACTIONS = frozenset({ActionCode.KEEP, ActionCode.CLEAN, ActionCode.PSEUDONYMISE})
 
 BASIC_PROFILE_CODE = ("113100", "Basic Application Confidentiality Profile")
 OPTION_CODES: dict[str, tuple[str, str]] = {
@@ -60,7 +63,7 @@ class DeidOptions:
 
 
 @cache
-def option_actions() -> dict[str, dict[int, str]]:
+def option_actions() -> dict[str, dict[int, ActionCode]]:
     """``{option name: {tag: action}}`` from ``ps315_options.csv``.
 
     Raises
@@ -70,12 +73,12 @@ def option_actions() -> dict[str, dict[int, str]]:
     """
     if not OPTIONS_CSV.exists():
         raise ProfileTableError(f"{OPTIONS_CSV.name}: option table is missing")
-    out: dict[str, dict[int, str]] = {}
+    out: dict[str, dict[int, ActionCode]] = {}
     with OPTIONS_CSV.open(encoding="utf-8") as handle:
         for row in csv.DictReader(line for line in handle if not line.startswith("#")):
             option, keyword, action = row["option"], row["keyword"], row["action"]
             tag = pydicom.datadict.tag_for_keyword(keyword)
-            if option not in OPTION_CODES or tag is None or action not in {"K", "C", "P"}:
+            if option not in OPTION_CODES or tag is None or action not in _OPTION_ACTIONS:
                 raise ProfileTableError(f"{OPTIONS_CSV.name}: bad row for option {option!r} ({keyword})")
-            out.setdefault(option, {})[int(tag)] = action
+            out.setdefault(option, {})[int(tag)] = ActionCode(action)
     return out

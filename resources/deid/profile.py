@@ -2,14 +2,13 @@
 
 The Basic Profile column is read from ``ps315_table.csv``, generated from a maintained machine-readable
 transcription by ``build_ps315_table.py`` (the edition is in the file's header). :class:`Profile`
-answers "what happens to this tag" for a given set of options; the engine applies the answer at every
-depth of the dataset.
+answers "what happens to this tag" for a given set of options; ``profile_application`` applies the
+answer at every depth of the dataset.
 
-Action codes: D (dummy), Z (zero length), X (remove), K (keep), C (clean), U (consistent new UID),
-P (dicom-lake: pseudonymise by keyed HMAC) and the combined codes of the table. The engine resolves a
-combined code to the choice that keeps an object valid whatever the attribute's type in its IOD:
-Z/D, X/D and X/Z/D become D; X/Z becomes Z; X/Z/U* becomes U for a UID or a sequence (whose UIDs
-are replaced inside) and Z otherwise.
+The action codes are :class:`~resources.deid.ps315_actions.ActionCode`; a combined code is resolved
+to the choice that keeps an object valid whatever the attribute's type in its IOD
+(:func:`~resources.deid.ps315_actions.resolve`): Z/D, X/D and X/Z/D become D; X/Z becomes Z; X/Z/U*
+becomes U for a UID or a sequence (whose UIDs are replaced inside) and Z otherwise.
 """
 
 from __future__ import annotations
@@ -21,11 +20,9 @@ from pathlib import Path
 
 from resources.deid.errors import ProfileTableError
 from resources.deid.options import DeidOptions, option_actions
+from resources.deid.ps315_actions import Action, ActionCode, depends_on_vr, resolve
 
 TABLE_CSV = Path(__file__).with_name("ps315_table.csv")
-
-RESOLVED_COMBINED = {"Z/D": "D", "X/D": "D", "X/Z/D": "D", "X/Z": "Z"}
-KNOWN_ACTIONS = {"D", "Z", "X", "K", "C", "U", "P", "X/Z/U*", *RESOLVED_COMBINED}
 
 
 @dataclass(frozen=True)
@@ -34,10 +31,10 @@ class BasicProfileTable:
 
     edition: str
     source: str
-    exact: dict[int, str]
-    masked: tuple[tuple[int, int, str], ...]  # (value, mask, action) over the 32-bit tag
+    exact: dict[int, ActionCode]
+    masked: tuple[tuple[int, int, ActionCode], ...]  # (value, mask, action) over the 32-bit tag
 
-    def action_for(self, tag: int) -> str | None:
+    def action_for(self, tag: int) -> ActionCode | None:
         found = self.exact.get(tag)
         if found is not None:
             return found
@@ -68,12 +65,13 @@ def load_basic_profile(path: Path = TABLE_CSV) -> BasicProfileTable:
         raise ProfileTableError(f"{path.name}: no edition recorded in the header")
     edition = edition_line.rsplit("edition", 1)[1].strip()
     source = next((c.removeprefix("source:").strip() for c in comments if c.startswith("source:")), "")
-    exact: dict[int, str] = {}
-    masked: list[tuple[int, int, str]] = []
+    exact: dict[int, ActionCode] = {}
+    masked: list[tuple[int, int, ActionCode]] = []
     for row in csv.DictReader(line for line in lines if not line.startswith("#")):
-        action = row["action"]
-        if action not in KNOWN_ACTIONS:
-            raise ProfileTableError(f"{path.name}: unknown action code {action!r}")
+        try:
+            action = ActionCode(row["action"])
+        except ValueError as exc:
+            raise ProfileTableError(f"{path.name}: unknown action code {row['action']!r}") from exc
         tag = int(row["group"] + row["element"], 16)
         mask = int(row["group_mask"] + row["element_mask"], 16)
         if mask == 0xFFFFFFFF:
@@ -89,25 +87,26 @@ class Profile:
     def __init__(self, options: DeidOptions, table: BasicProfileTable | None = None) -> None:
         self.options = options
         self.table = table or load_basic_profile()
-        overrides: dict[int, str] = {}
+        overrides: dict[int, ActionCode] = {}
         for option, actions in option_actions().items():
             if getattr(options, option):
                 overrides.update(actions)
         self._overrides = overrides
-        self._cache: dict[int, str | None] = {}
+        self._cache: dict[int, Action | None] = {}
 
     @property
     def edition(self) -> str:
         return self.table.edition
 
-    def action_for(self, tag: int, vr: str) -> str | None:
+    def action_for(self, tag: int, vr: str) -> Action | None:
         """The resolved action for a public tag; None when the table does not list it (kept)."""
         if tag in self._cache:
             return self._cache[tag]
-        action = self._overrides.get(tag) or self.table.action_for(tag)
-        if action == "X/Z/U*":
-            # A UID gets a new UID; a sequence is kept and its UIDs replaced inside; anything else is emptied.
-            return "U" if vr in ("UI", "SQ") else "Z"  # depends on the element's VR: not cached
-        resolved = RESOLVED_COMBINED.get(action, action) if action else None
-        self._cache[tag] = resolved
+        code = self._overrides.get(tag) or self.table.action_for(tag)
+        if code is None:
+            self._cache[tag] = None
+            return None
+        resolved = resolve(code, vr)
+        if not depends_on_vr(code):  # X/Z/U* depends on the element's VR: not cached
+            self._cache[tag] = resolved
         return resolved

@@ -13,15 +13,25 @@ import hashlib
 import hmac
 from functools import lru_cache
 
+from resources.deid.errors import DeidSettingsError
+
 _UID_CACHE_SIZE = 16_384
 
 
 class Pseudonymiser:
-    """HMAC-based pseudonyms under one site key (and, optionally, a second per-recipient key)."""
+    """HMAC-based pseudonyms under one site key (and, optionally, a second per-recipient key).
 
-    def __init__(self, secret_key: bytes, *, recipient_key: bytes | None = None, max_shift_days: int = 365):
+    Raises
+    ------
+    DeidSettingsError
+        If the site secret key is shorter than 16 bytes.
+    """
+
+    def __init__(
+        self, secret_key: bytes, *, recipient_key: bytes | None = None, max_shift_days: int = 365
+    ) -> None:
         if len(secret_key) < 16:
-            raise ValueError("the site secret key must be at least 16 bytes")
+            raise DeidSettingsError("the site secret key must be at least 16 bytes")
         self._key = secret_key
         self._recipient_key = recipient_key
         self.max_shift_days = max_shift_days
@@ -51,9 +61,15 @@ class Pseudonymiser:
         return "P" + base64.b32encode(digest[:10]).decode().rstrip("=")
 
     def recipient_pseudonym(self, first_stage: str) -> str:
-        """Second-stage (double) pseudonym for sharing with one recipient."""
+        """Second-stage (double) pseudonym for sharing with one recipient.
+
+        Raises
+        ------
+        DeidSettingsError
+            If no recipient key was configured.
+        """
         if self._recipient_key is None:
-            raise ValueError("no recipient key configured")
+            raise DeidSettingsError("no recipient key configured")
         digest = self._digest("recipient", first_stage, self._recipient_key)
         return "R" + base64.b32encode(digest[:10]).decode().rstrip("=")
 

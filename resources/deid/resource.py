@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from resources.deid.engine import Deidentifier, load_opt_out
+from resources.deid.errors import DeidSettingsError
 from resources.deid.options import DeidOptions
 from resources.deid.vault import Vault
 from resources.site_config import SiteConfig
@@ -25,16 +26,17 @@ def build_deidentifier(
 
     Raises
     ------
-    ValueError
-        If the vault or double pseudonymisation is switched on without its key.
+    DeidSettingsError
+        If the vault or double pseudonymisation is switched on without its key, or the secret key
+        is too short.
     """
     settings = config.deidentification
     if settings.vault_enabled and not vault_key:
-        raise ValueError(
+        raise DeidSettingsError(
             "deidentification.vault_enabled is on but no vault key is set (DICOM_LAKE_VAULT_KEY)"
         )
     if settings.double_pseudonymisation and not recipient_key:
-        raise ValueError(
+        raise DeidSettingsError(
             "deidentification.double_pseudonymisation is on but no recipient key is set"
             " (DICOM_LAKE_RECIPIENT_KEY)"
         )

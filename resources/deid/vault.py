@@ -68,6 +68,6 @@ class Vault:
             raise VaultError(f"pseudonym {pseudonym} is not in the vault at {self.folder}")
         try:
             data: dict[str, str] = json.loads(self._fernet.decrypt(path.read_bytes()))
-        except InvalidToken:
-            raise VaultError("the vault key does not open this vault entry") from None
+        except InvalidToken as exc:
+            raise VaultError("the vault key does not open this vault entry") from exc
         return data

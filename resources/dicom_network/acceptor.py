@@ -13,13 +13,15 @@ sub-items are ignored, so the defaults apply), no asynchronous operations (one m
 
 Also used as the C-MOVE destination of a retrieval (:mod:`resources.pacs.storage_scp`), where the
 calling and called AE titles are not checked (the PACS's own title is whatever it is configured with)
-and a receiver may raise :class:`AbortAssociation` to abort the sending association.
+and a receiver may raise :class:`~resources.dicom_network.errors.AbortAssociation` to abort the
+sending association. Timeouts come from :class:`AcceptorSettings.association`: the ACSE timeout while
+negotiating, the DIMSE timeout while a dataset announced by its command is arriving, the network timeout
+on an idle association.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import socket
 import socketserver
@@ -29,37 +31,44 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, cast
 
+from resources.dicom_network.association_settings import AssociationSettings, set_tcp_nodelay
+from resources.dicom_network.errors import ProtocolViolation
+from resources.dicom_network.file_meta import file_meta
+from resources.dicom_network.negotiation import (
+    ABSTRACT_SYNTAX_NOT_SUPPORTED,
+    CONTEXT_ACCEPTED,
+    REJECT_CALLED_AE,
+    REJECT_CALLING_AE,
+    REJECT_TOO_MANY,
+    TRANSFER_SYNTAXES_NOT_SUPPORTED,
+    AssociateRequest,
+    encode_associate_ac,
+    encode_associate_rj,
+    parse_associate_rq,
+)
+from resources.dicom_network.status import GeneralStatus, StoreStatus
 from resources.dicom_network.upper_layer import (
-    APPLICATION_CONTEXT,
+    A_ABORT,
+    A_RELEASE_RP,
+    A_RELEASE_RQ,
     EXPLICIT_VR_LE,
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION,
     IMPLICIT_VR_LE,
     NO_DATASET,
     OUR_MAX_PDU,
+    P_DATA_TF,
+    PDV_COMMAND,
+    PDV_LAST,
     VERIFICATION,
-    ProtocolViolation,
-    encode_command,
-    item,
+    CommandField,
+    command_us,
+    encode_response,
     parse_command,
     pdu,
     read_pdu,
-    sub_items,
     text,
-    uid_bytes,
-    us,
 )
 
 log = logging.getLogger(__name__)
-
-C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
-C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
-
-# A-ASSOCIATE-RJ (result, source, reason) - PS3.8 9.3.4
-REJECT_CALLING_AE = (0x01, 0x01, 0x03)
-REJECT_CALLED_AE = (0x01, 0x01, 0x07)
-REJECT_NO_REASON = (0x01, 0x01, 0x01)
-REJECT_TOO_MANY = (0x02, 0x03, 0x02)  # transient, local limit exceeded
 
 
 class Receiver(Protocol):
@@ -76,21 +85,17 @@ class Receiver(Protocol):
     def host_refused(self, host: str) -> None: ...
 
 
-class AbortAssociation(ProtocolViolation):
-    """Raised by a receiver to abort the association it is receiving on (A-ABORT to the peer)."""
-
-
 @dataclass(frozen=True)
 class AcceptorSettings:
+    """Who may associate, what is accepted, and the association settings (timeouts, TCP_NODELAY)."""
+
     ae_title: str
     allowed_calling_ae_titles: frozenset[str]
     allowed_hosts: frozenset[str]
     max_associations: int
     sop_classes: frozenset[str]
     transfer_syntaxes: tuple[str, ...]
-    tcp_nodelay: bool = True
-    acse_timeout_s: float = 30.0
-    network_timeout_s: float = 120.0
+    association: AssociationSettings = field(default_factory=AssociationSettings)
     # A C-MOVE destination serves whichever AE title the PACS calls with (pynetdicom's defaults).
     check_calling_ae_title: bool = True
     check_called_ae_title: bool = True
@@ -103,57 +108,6 @@ class _Association:
     contexts: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (abstract, transfer)
     peer_max_pdu: int = 0
     instances: int = 0
-
-
-# -- encoding helpers -------------------------------------------------------------------------------
-def encode_response(
-    command_field: int, message_id: int, sop_class_uid: str, status: int, sop_instance_uid: str | None
-) -> bytes:
-    """A DIMSE response command set (implicit VR little endian, with its group length)."""
-    elements = [
-        (0x0002, uid_bytes(sop_class_uid)),
-        (0x0100, us(command_field)),
-        (0x0120, us(message_id)),
-        (0x0800, us(NO_DATASET)),
-        (0x0900, us(status)),
-    ]
-    if sop_instance_uid is not None:
-        elements.append((0x1000, uid_bytes(sop_instance_uid)))
-    return encode_command(elements)
-
-
-def _explicit_element(element: int, vr: bytes, value: bytes) -> bytes:
-    if vr == b"OB":
-        return struct.pack("<HH", 0x0002, element) + vr + b"\0\0" + struct.pack("<I", len(value)) + value
-    return struct.pack("<HH", 0x0002, element) + vr + struct.pack("<H", len(value)) + value
-
-
-def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, source_ae: str) -> bytes:
-    """Preamble, ``DICM`` and a File Meta Information group (PS3.10 7.1) for a received dataset."""
-    head, tail = _file_meta_parts(sop_class_uid, transfer_syntax, source_ae)
-    instance = _explicit_element(0x0003, b"UI", uid_bytes(sop_instance_uid))
-    group_length = _explicit_element(0x0000, b"UL", struct.pack("<I", len(head) + len(instance) + len(tail)))
-    return b"".join((_PREAMBLE, group_length, head, instance, tail))
-
-
-_PREAMBLE = b"\0" * 128 + b"DICM"
-
-
-@functools.lru_cache(maxsize=256)
-def _file_meta_parts(sop_class_uid: str, transfer_syntax: str, source_ae: str) -> tuple[bytes, bytes]:
-    # Everything but the SOP Instance UID repeats from one instance to the next of an association.
-    ae = source_ae.encode("ascii", "replace")
-    version = IMPLEMENTATION_VERSION.encode()
-    head = _explicit_element(0x0001, b"OB", b"\x00\x01") + _explicit_element(
-        0x0002, b"UI", uid_bytes(sop_class_uid)
-    )
-    tail = (
-        _explicit_element(0x0010, b"UI", uid_bytes(transfer_syntax))
-        + _explicit_element(0x0012, b"UI", uid_bytes(IMPLEMENTATION_CLASS_UID))
-        + _explicit_element(0x0013, b"SH", version + (b" " if len(version) % 2 else b""))
-        + _explicit_element(0x0016, b"AE", ae + (b" " if len(ae) % 2 else b""))
-    )
-    return head, tail
 
 
 # -- the acceptor -------------------------------------------------------------------------------------
@@ -232,13 +186,13 @@ class NativeAcceptor:
 
     # -- one connection ---------------------------------------------------------------------------
     def _serve_connection(self, raw_socket: socket.socket, address: tuple[str, int]) -> None:
-        if self.settings.tcp_nodelay:
-            with contextlib.suppress(OSError):
-                raw_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        timeouts = self.settings.association
+        if timeouts.tcp_nodelay:
+            set_tcp_nodelay(raw_socket)
         sock: socket.socket = raw_socket
         peer = f"?@{address[0]}:{address[1]}"
         try:
-            sock.settimeout(self.settings.acse_timeout_s)
+            sock.settimeout(timeouts.acse_timeout_s)
             if self.ssl_context is not None:
                 sock = self.ssl_context.wrap_socket(raw_socket, server_side=True)
             stream = cast(BinaryIO, sock.makefile("rb", buffering=1 << 18))
@@ -246,12 +200,12 @@ class NativeAcceptor:
             if association is None:
                 return
             try:
-                sock.settimeout(self.settings.network_timeout_s)
+                sock.settimeout(timeouts.network_timeout_s)
                 how = self._serve_messages(sock, stream, association)
             except (ProtocolViolation, OSError, ValueError, struct.error) as exc:
                 how = f"aborted ({type(exc).__name__}: {exc})"
                 with contextlib.suppress(OSError):
-                    sock.sendall(pdu(0x07, b"\0\0\x02\x00"))  # A-ABORT, source: service provider
+                    sock.sendall(pdu(A_ABORT, b"\0\0\x02\x00"))  # source: service provider
             finally:
                 with self._lock:
                     self._active -= 1
@@ -263,9 +217,30 @@ class NativeAcceptor:
                 sock.close()
 
     def _reject(self, sock: socket.socket, peer: str, why: tuple[int, int, int], reason: str) -> None:
-        result, source, diagnostic = why
-        sock.sendall(pdu(0x03, bytes([0, result, source, diagnostic])))
+        sock.sendall(encode_associate_rj(why))
         self.receiver.association_rejected(peer, reason)
+
+    def _admitted(self, sock: socket.socket, request: AssociateRequest, peer: str) -> bool:
+        """Whether the AE titles and the association count allow ``request`` (else it is rejected)."""
+        if self.settings.check_called_ae_title and request.called_ae_title != self.settings.ae_title:
+            self._reject(sock, peer, REJECT_CALLED_AE, "called AE title is not ours")
+            return False
+        if (
+            self.settings.check_calling_ae_title
+            and request.calling_ae_title not in self.settings.allowed_calling_ae_titles
+        ):
+            self._reject(
+                sock, peer, REJECT_CALLING_AE, "calling AE title not in listener.allowed_calling_ae_titles"
+            )
+            return False
+        with self._lock:
+            too_many = self._active >= self.settings.max_associations
+            if not too_many:
+                self._active += 1
+        if too_many:
+            self._reject(sock, peer, REJECT_TOO_MANY, "too many associations (listener.max_associations)")
+            return False
+        return True
 
     def _negotiate(
         self, sock: socket.socket, stream: BinaryIO, address: tuple[str, int]
@@ -273,49 +248,14 @@ class NativeAcceptor:
         received = read_pdu(stream)
         if received is None:
             return None
-        pdu_type, body = received
-        if pdu_type != 0x01 or len(body) < 68:
-            raise ProtocolViolation("expected an A-ASSOCIATE-RQ")
-        called_raw, calling_raw = body[4:20], body[20:36]
-        called, calling = text(called_raw), text(calling_raw)
+        request = parse_associate_rq(*received)
+        calling = request.calling_ae_title
         peer = f"{calling}@{address[0]}:{address[1]}"
-        proposed: list[tuple[int, str, list[str]]] = []
-        peer_max_pdu = 0
-        for item_type, value in sub_items(body, 68):
-            if item_type == 0x20 and value:
-                abstract, syntaxes = "", []
-                for sub_type, uid in sub_items(value, 4):
-                    if sub_type == 0x30:
-                        abstract = text(uid)
-                    elif sub_type == 0x40:
-                        syntaxes.append(text(uid))
-                proposed.append((value[0], abstract, syntaxes))
-            elif item_type == 0x50:
-                for sub_type, sub_value in sub_items(value):
-                    if sub_type == 0x51 and len(sub_value) == 4:
-                        peer_max_pdu = struct.unpack(">I", sub_value)[0]
-
-        if self.settings.check_called_ae_title and called != self.settings.ae_title:
-            self._reject(sock, peer, REJECT_CALLED_AE, "called AE title is not ours")
+        if not self._admitted(sock, request, peer):
             return None
-        if self.settings.check_calling_ae_title and calling not in self.settings.allowed_calling_ae_titles:
-            self._reject(
-                sock, peer, REJECT_CALLING_AE, "calling AE title not in listener.allowed_calling_ae_titles"
-            )
-            return None
-        with self._lock:
-            if self._active >= self.settings.max_associations:
-                too_many = True
-            else:
-                too_many = False
-                self._active += 1
-        if too_many:
-            self._reject(sock, peer, REJECT_TOO_MANY, "too many associations (listener.max_associations)")
-            return None
-
-        association = _Association(calling_ae=calling, peer=peer, peer_max_pdu=peer_max_pdu)
-        items = item(0x10, APPLICATION_CONTEXT.encode())
-        for context_id, abstract, syntaxes in proposed:
+        association = _Association(calling_ae=calling, peer=peer, peer_max_pdu=request.peer_max_pdu)
+        results: list[tuple[int, int, str]] = []
+        for context_id, abstract, syntaxes in request.proposed:
             if abstract == VERIFICATION:
                 acceptable: tuple[str, ...] = (IMPLICIT_VR_LE, EXPLICIT_VR_LE)
             elif abstract in self.settings.sop_classes:
@@ -323,26 +263,20 @@ class NativeAcceptor:
             else:
                 acceptable = ()
             chosen = next((ts for ts in syntaxes if ts in acceptable), None)
+            first = syntaxes[0] if syntaxes else IMPLICIT_VR_LE
             if not acceptable:
-                result, reply_ts = 0x03, syntaxes[0] if syntaxes else IMPLICIT_VR_LE  # abstract syntax
+                results.append((context_id, ABSTRACT_SYNTAX_NOT_SUPPORTED, first))
             elif chosen is None:
-                result, reply_ts = 0x04, syntaxes[0] if syntaxes else IMPLICIT_VR_LE  # transfer syntaxes
+                results.append((context_id, TRANSFER_SYNTAXES_NOT_SUPPORTED, first))
             else:
-                result, reply_ts = 0x00, chosen
+                results.append((context_id, CONTEXT_ACCEPTED, chosen))
                 association.contexts[context_id] = (abstract, chosen)
-            items += item(0x21, bytes([context_id, 0, result, 0]) + item(0x40, reply_ts.encode()))
-        user_info = (
-            item(0x51, struct.pack(">I", OUR_MAX_PDU))
-            + item(0x52, IMPLEMENTATION_CLASS_UID.encode())
-            + item(0x55, IMPLEMENTATION_VERSION.encode())
-        )
-        items += item(0x50, user_info)
-        header = struct.pack(">HH", 1, 0) + called_raw + calling_raw + body[36:68]
-        sock.sendall(pdu(0x02, header + items))
+        sock.sendall(encode_associate_ac(request, results, OUR_MAX_PDU))
         self.receiver.association_accepted(peer)
         return association
 
     def _serve_messages(self, sock: socket.socket, stream: BinaryIO, association: _Association) -> str:
+        timeouts = self.settings.association
         command = bytearray()
         dataset: list[bytes] = []
         fields: dict[int, bytes] | None = None
@@ -352,12 +286,12 @@ class NativeAcceptor:
             if received is None:
                 return "closed by the peer without release"
             pdu_type, body = received
-            if pdu_type == 0x05:  # A-RELEASE-RQ
-                sock.sendall(pdu(0x06, b"\0\0\0\0"))
+            if pdu_type == A_RELEASE_RQ:
+                sock.sendall(pdu(A_RELEASE_RP, b"\0\0\0\0"))
                 return "released"
-            if pdu_type == 0x07:
+            if pdu_type == A_ABORT:
                 return "aborted by the peer"
-            if pdu_type != 0x04:
+            if pdu_type != P_DATA_TF:
                 raise ProtocolViolation(f"unexpected PDU type 0x{pdu_type:02x}")
             offset = 0
             while offset + 6 <= len(body):
@@ -365,22 +299,26 @@ class NativeAcceptor:
                 context_id, control = body[offset + 4], body[offset + 5]
                 fragment = body[offset + 6 : offset + 4 + length]
                 offset += 4 + length
-                if control & 0x01:  # command fragment
+                if control & PDV_COMMAND:
                     command += fragment
-                    if control & 0x02:
+                    if control & PDV_LAST:
                         fields = parse_command(bytes(command))
                         command.clear()
-                        if struct.unpack("<H", fields.get(0x0800, b"\x01\x01"))[0] == NO_DATASET:
+                        if command_us(fields, 0x0800, NO_DATASET) == NO_DATASET:
                             self._answer(sock, association, context_id, fields, None)
                             fields = None
+                        else:
+                            # A message under way: its dataset must follow within the DIMSE timeout.
+                            sock.settimeout(timeouts.dimse_timeout_s)
                 else:
                     dataset.append(fragment)
-                    if control & 0x02:
+                    if control & PDV_LAST:
                         if fields is None:
                             raise ProtocolViolation("a dataset arrived without its command")
                         self._answer(sock, association, context_id, fields, dataset)
                         dataset = []
                         fields = None
+                        sock.settimeout(timeouts.network_timeout_s)
 
     def _answer(
         self,
@@ -390,39 +328,26 @@ class NativeAcceptor:
         fields: dict[int, bytes],
         dataset: list[bytes] | None,
     ) -> None:
-        command_field = struct.unpack("<H", fields.get(0x0100, b"\0\0"))[0]
-        message_id = struct.unpack("<H", fields.get(0x0110, b"\0\0"))[0]
+        command_field = command_us(fields, 0x0100)
+        message_id = command_us(fields, 0x0110)
         sop_class = text(fields.get(0x0002, b""))
         if context_id not in association.contexts:
             raise ProtocolViolation(f"presentation context {context_id} was not accepted")
-        if command_field == C_ECHO_RQ:
-            response = encode_response(C_ECHO_RSP, message_id, sop_class or VERIFICATION, 0x0000, None)
-        elif command_field == C_STORE_RQ and dataset is not None:
+        if command_field == CommandField.C_ECHO_RQ:
+            response = encode_response(
+                CommandField.C_ECHO_RSP, message_id, sop_class or VERIFICATION, GeneralStatus.SUCCESS, None
+            )
+        elif command_field == CommandField.C_STORE_RQ and dataset is not None:
             sop_instance = text(fields.get(0x1000, b""))
             transfer_syntax = association.contexts[context_id][1]
             encoded = b"".join(
                 [file_meta(sop_class, sop_instance, transfer_syntax, association.calling_ae), *dataset]
             )
             status = self.receiver.receive(encoded, sop_instance, sop_class, association.calling_ae)
-            if status == 0x0000:
+            if status == StoreStatus.SUCCESS:
                 association.instances += 1
-            response = encode_response(C_STORE_RSP, message_id, sop_class, status, sop_instance)
+            response = encode_response(CommandField.C_STORE_RSP, message_id, sop_class, status, sop_instance)
         else:
             raise ProtocolViolation(f"unsupported DIMSE command 0x{command_field:04x}")
-        pdv = struct.pack(">IBB", len(response) + 2, context_id, 0x03) + response
-        sock.sendall(pdu(0x04, pdv))
-
-
-def acceptor_settings(
-    settings: Any, sop_classes: tuple[str, ...], transfer_syntaxes: tuple[str, ...]
-) -> AcceptorSettings:
-    """Acceptor settings from the listener section of the site file."""
-    return AcceptorSettings(
-        ae_title=settings.ae_title.strip(),
-        allowed_calling_ae_titles=frozenset(t.strip() for t in settings.allowed_calling_ae_titles),
-        allowed_hosts=frozenset(settings.allowed_hosts),
-        max_associations=settings.max_associations,
-        sop_classes=frozenset(sop_classes),
-        transfer_syntaxes=transfer_syntaxes,
-        tcp_nodelay=settings.tcp_nodelay,
-    )
+        pdv = struct.pack(">IBB", len(response) + 2, context_id, PDV_COMMAND | PDV_LAST) + response
+        sock.sendall(pdu(P_DATA_TF, pdv))

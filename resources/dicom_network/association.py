@@ -1,18 +1,19 @@
-"""Association plumbing shared by our SCUs and our storage SCP: AE factory, timeouts, TCP_NODELAY.
+"""Association plumbing on pynetdicom shared by our SCUs and our storage SCP: AE factory, TCP_NODELAY.
 
-Why TCP_NODELAY: over loopback (and on many LANs) a DICOM exchange stalls about 40 ms per message when
-one side writes a message in two pieces and the other delays its ACK (Nagle's algorithm meeting delayed
-ACKs). pynetdicom sets no socket option beyond SO_REUSEADDR, so we set TCP_NODELAY ourselves from an
-``EVT_CONN_OPEN`` handler. pynetdicom fires that event right after ``connect()`` on the requestor side
-(before the A-ASSOCIATE-RQ is written) and right after ``accept()`` on the acceptor side (before the
-A-ASSOCIATE-RQ is read), so the option covers the whole association, negotiation included. The same
-handler list is passed to ``ae.associate(...)`` and ``ae.start_server(...)``.
+pynetdicom sets no socket option beyond SO_REUSEADDR, so we set TCP_NODELAY (why: see
+:mod:`resources.dicom_network.association_settings`) from an ``EVT_CONN_OPEN`` handler. pynetdicom fires
+that event right after ``connect()`` on the requestor side (before the A-ASSOCIATE-RQ is written) and
+right after ``accept()`` on the acceptor side (before the A-ASSOCIATE-RQ is read), so the option covers
+the whole association, negotiation included. The same handler list is passed to ``ae.associate(...)``
+and ``ae.start_server(...)``.
+
+Errors are the network room's (:mod:`resources.dicom_network.errors`), which the PACS engine's
+``PacsRefusedError`` and ``PacsUnavailableError`` are.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,10 @@ from typing import Any
 from pynetdicom import AE, Association, _config, evt
 from pynetdicom.presentation import PresentationContext
 
-from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
+from resources.dicom_network.association_settings import AssociationSettings, set_tcp_nodelay
+from resources.dicom_network.errors import PeerRefusedError, PeerUnavailableError
+from resources.dicom_network.negotiation import REJECTION_RESULTS
+from resources.dicom_network.status import GeneralStatus
 from resources.site_config import PacsSettings
 
 log = logging.getLogger(__name__)
@@ -29,21 +33,28 @@ log = logging.getLogger(__name__)
 EventHandlers = list[Any]
 
 
-def set_tcp_nodelay(event: evt.Event) -> None:
-    """``EVT_CONN_OPEN`` handler: turn Nagle's algorithm off on the association's socket."""
+def _nodelay_on_open(event: evt.Event) -> None:
+    """``EVT_CONN_OPEN`` handler: :func:`set_tcp_nodelay` on the association's socket."""
     wrapped = getattr(event.assoc.dul, "socket", None)
     raw = getattr(wrapped, "socket", None)
-    if raw is None:
-        return
-    try:
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError as exc:  # e.g. a socket type without TCP options; never fatal
-        log.debug("could not set TCP_NODELAY: %s", exc)
+    if raw is not None:
+        set_tcp_nodelay(raw)
 
 
 def nodelay_handlers(enabled: bool) -> EventHandlers:
     """The event handlers that apply our socket options (empty when ``enabled`` is False)."""
-    return [(evt.EVT_CONN_OPEN, set_tcp_nodelay)] if enabled else []
+    return [(evt.EVT_CONN_OPEN, _nodelay_on_open)] if enabled else []
+
+
+def quiet_pynetdicom_logging() -> None:
+    """Turn pynetdicom's standard per-message log handlers off, process-wide.
+
+    The one place we change pynetdicom's private ``_config``: those handlers format every DIMSE
+    message - one C-MOVE pending response per sub-operation, one line per C-STORE - whatever the log
+    level, and say nothing an operator needs; our own per-association log lines replace them. There is
+    no public switch for it (pynetdicom 2.x).
+    """
+    _config.LOG_HANDLER_LEVEL = "none"
 
 
 @dataclass(frozen=True)
@@ -60,15 +71,9 @@ class PeerAddress:
 
 
 @dataclass(frozen=True)
-class NetworkOptions:
-    """Timeouts and socket options for every association we open or accept."""
+class NetworkOptions(AssociationSettings):
+    """The PACS side's association settings, plus which engine sends its requests."""
 
-    tcp_nodelay: bool = True
-    acse_timeout_s: float = 30.0
-    dimse_timeout_s: float = 120.0
-    network_timeout_s: float = 120.0
-    connection_timeout_s: float = 10.0
-    max_pdu: int = 0
     # Who sends our C-FIND and C-MOVE requests: the lean requestor of resources.dicom_network.requestor
     # ("native") or pynetdicom. C-ECHO and C-GET always go through pynetdicom.
     scu_engine: str = "native"
@@ -94,14 +99,12 @@ def peer_from_settings(settings: PacsSettings) -> PeerAddress:
     )
 
 
-def make_ae(ae_title: str, options: NetworkOptions) -> AE:
+def make_ae(ae_title: str, options: AssociationSettings) -> AE:
     """An application entity with our timeouts set explicitly (pynetdicom defaults are not ours).
 
-    Also turns pynetdicom's standard per-message log handlers off (process-wide, as the listener
-    does): they format every DIMSE message - one C-MOVE pending response per sub-operation - whatever
-    the log level, and say nothing an operator needs; our own log lines replace them.
+    Also turns pynetdicom's per-message log handlers off (:func:`quiet_pynetdicom_logging`).
     """
-    _config.LOG_HANDLER_LEVEL = "none"
+    quiet_pynetdicom_logging()
     ae = AE(ae_title=ae_title)
     ae.acse_timeout = options.acse_timeout_s
     ae.dimse_timeout = options.dimse_timeout_s
@@ -119,14 +122,14 @@ class _RejectionCapture:
     def on_acse_recv(self, event: evt.Event) -> None:
         primitive: Any = getattr(event, "primitive", None)
         result = getattr(primitive, "result", None)
-        if result in (0x01, 0x02):
+        if result in REJECTION_RESULTS:
             self.reason = f"{primitive.result_str}: {primitive.reason_str} (source: {primitive.source_str})"
 
 
 def associate(
     ae: AE,
     peer: PeerAddress,
-    options: NetworkOptions,
+    options: AssociationSettings,
     *,
     contexts: Sequence[PresentationContext] | None = None,
     evt_handlers: EventHandlers | None = None,
@@ -136,10 +139,10 @@ def associate(
 
     Raises
     ------
-    PacsRefusedError
+    PeerRefusedError
         When the PACS rejects the association (typically: our calling AE title or the called AE
         title is not known to it).
-    PacsUnavailableError
+    PeerUnavailableError
         When nothing answers, the connection drops, or no presentation context was accepted.
     """
     capture = _RejectionCapture()
@@ -156,7 +159,7 @@ def associate(
     if assoc.is_established:
         return assoc
     if assoc.is_rejected:
-        raise PacsRefusedError(
+        raise PeerRefusedError(
             f"PACS {peer.describe()} rejected the association ({capture.reason or 'no reason given'}); "
             "ask the PACS administrator to register our AE title, host and port"
         )
@@ -164,10 +167,10 @@ def associate(
         # Accepted at the ACSE level but no presentation context in common.
         rejected = getattr(assoc, "rejected_contexts", [])
         if rejected:
-            raise PacsRefusedError(
+            raise PeerRefusedError(
                 f"PACS {peer.describe()} accepted none of the {len(rejected)} proposed presentation contexts"
             )
-    raise PacsUnavailableError(f"PACS {peer.describe()} did not answer an association request")
+    raise PeerUnavailableError(f"PACS {peer.describe()} did not answer an association request")
 
 
 def release_quietly(assoc: Association) -> None:
@@ -176,14 +179,14 @@ def release_quietly(assoc: Association) -> None:
         assoc.release()
 
 
-def echo(peer: PeerAddress, options: NetworkOptions) -> float:
+def echo(peer: PeerAddress, options: AssociationSettings) -> float:
     """C-ECHO the PACS; returns the round trip in seconds (association included).
 
     Raises
     ------
-    PacsRefusedError
+    PeerRefusedError
         When the PACS rejects our association or answers the echo with a failure status.
-    PacsUnavailableError
+    PeerUnavailableError
         When nothing answers.
     """
     from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
@@ -197,9 +200,9 @@ def echo(peer: PeerAddress, options: NetworkOptions) -> float:
     finally:
         release_quietly(assoc)
     if not status:
-        raise PacsUnavailableError(f"PACS {peer.describe()} did not answer the C-ECHO")
-    if int(status.Status) != 0x0000:
-        raise PacsRefusedError(
+        raise PeerUnavailableError(f"PACS {peer.describe()} did not answer the C-ECHO")
+    if int(status.Status) != GeneralStatus.SUCCESS:
+        raise PeerRefusedError(
             f"PACS {peer.describe()} answered the C-ECHO with status 0x{int(status.Status):04X}"
         )
     return time.monotonic() - began

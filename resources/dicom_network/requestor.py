@@ -12,8 +12,9 @@ directly; C-FIND identifiers are decoded with pydicom.
 
 Only what our retrieval needs is implemented: no extended negotiation, one operation at a time on an
 association (no asynchronous operations window), no C-GET (which stays on pynetdicom, see
-:mod:`resources.pacs.retrieve`). Errors map to the exceptions of :mod:`resources.pacs.errors` with
-the same wording as the pynetdicom path, so callers do not care which engine ran.
+:mod:`resources.pacs.retrieve`). Errors are those of :mod:`resources.dicom_network.errors` (which the
+PACS engine's errors are) with the same wording as the pynetdicom path, so callers do not care which
+engine ran; the A-ASSOCIATE PDUs are encoded and read by :mod:`resources.dicom_network.negotiation`.
 """
 
 from __future__ import annotations
@@ -21,78 +22,53 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, cast
 
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import decode, encode
 
 from resources.dicom_network.association import NetworkOptions, PeerAddress
+from resources.dicom_network.association_settings import set_tcp_nodelay
+from resources.dicom_network.errors import (
+    AssociationLost,
+    PeerRefusedError,
+    PeerUnavailableError,
+    ProtocolViolation,
+)
+from resources.dicom_network.negotiation import describe_rejection, encode_associate_rq, read_associate_ac
+from resources.dicom_network.status import PENDING_STATUSES, FindStatus
 from resources.dicom_network.upper_layer import (
     A_ABORT,
     A_ASSOCIATE_AC,
     A_ASSOCIATE_RJ,
-    A_ASSOCIATE_RQ,
     A_RELEASE_RP,
     A_RELEASE_RQ,
-    APPLICATION_CONTEXT,
-    EXPLICIT_VR_LE,
-    IMPLEMENTATION_CLASS_UID,
-    IMPLEMENTATION_VERSION,
+    DATASET_FOLLOWS,
     IMPLICIT_VR_LE,
-    NO_DATASET,
     OUR_MAX_PDU,
-    P_DATA_TF,
-    ProtocolViolation,
-    ae_bytes,
+    CommandField,
     command_us,
     encode_command,
-    item,
-    parse_command,
     pdu,
     pdv_pdus,
+    read_message,
     read_pdu,
-    sub_items,
-    text,
     uid_bytes,
     us,
 )
-from resources.pacs.errors import PacsRefusedError, PacsUnavailableError
 
 log = logging.getLogger(__name__)
 
-ScuEngine = Literal["native", "pynetdicom"]
-SCU_ENGINES: tuple[ScuEngine, ...] = ("native", "pynetdicom")
-
-C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
-C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
 PRIORITY_MEDIUM = 0x0000
-PENDING = (0xFF00, 0xFF01)
-
-# A-ASSOCIATE-RJ wording (PS3.8 Table 9-21), as an operator would read it.
-_RJ_RESULT = {0x01: "rejected (permanent)", 0x02: "rejected (transient)"}
-_RJ_SOURCE = {0x01: "service user", 0x02: "service provider (ACSE)", 0x03: "service provider (presentation)"}
-_RJ_REASON = {
-    (0x01, 0x01): "no reason given",
-    (0x01, 0x02): "application context name not supported",
-    (0x01, 0x03): "calling AE title not recognised",
-    (0x01, 0x07): "called AE title not recognised",
-    (0x02, 0x01): "no reason given",
-    (0x02, 0x02): "protocol version not supported",
-    (0x03, 0x01): "temporary congestion",
-    (0x03, 0x02): "local limit exceeded",
-}
-
-
-class AssociationLost(Exception):
-    """The association ended (A-ABORT, closed connection, timeout) before the final response."""
+# A response without a status is treated as "unable to process" (PS3.4 C.4.1.1.4).
+_NO_STATUS = FindStatus.UNABLE_TO_PROCESS
 
 
 @dataclass(frozen=True)
-class MoveStatus:
+class MoveResponse:
     """One C-MOVE response: its status and sub-operation counts (absent counts are None)."""
 
     status: int
@@ -134,9 +110,9 @@ class NativeAssociation:
 
         Raises
         ------
-        PacsRefusedError
+        PeerRefusedError
             When the PACS rejects the association or accepts none of the proposed contexts.
-        PacsUnavailableError
+        PeerUnavailableError
             When nothing answers, or the connection drops during negotiation.
         """
         try:
@@ -144,85 +120,53 @@ class NativeAssociation:
                 (self.peer.host, self.peer.port), timeout=self.options.connection_timeout_s
             )
         except OSError as exc:
-            raise PacsUnavailableError(
+            raise PeerUnavailableError(
                 f"PACS {self.peer.describe()} did not answer an association request ({exc.strerror or exc})"
-            ) from None
+            ) from exc
         if self.options.tcp_nodelay:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            set_tcp_nodelay(sock)
         self._sock = sock
         self._stream = cast(BinaryIO, sock.makefile("rb", buffering=1 << 16))
         try:
             sock.settimeout(self.options.acse_timeout_s)
-            sock.sendall(self._associate_rq())
+            sock.sendall(
+                encode_associate_rq(
+                    self.peer.called_ae_title,
+                    self.peer.calling_ae_title,
+                    self.abstract_syntaxes,
+                    self.options.max_pdu or OUR_MAX_PDU,
+                )
+            )
             answer = read_pdu(self._stream)
         except (OSError, ProtocolViolation) as exc:
             self._close_socket()
-            raise PacsUnavailableError(
+            raise PeerUnavailableError(
                 f"PACS {self.peer.describe()} did not answer an association request ({type(exc).__name__})"
-            ) from None
+            ) from exc
         if answer is None:
             self._close_socket()
-            raise PacsUnavailableError(f"PACS {self.peer.describe()} closed the connection on association")
+            raise PeerUnavailableError(f"PACS {self.peer.describe()} closed the connection on association")
         pdu_type, body = answer
         if pdu_type == A_ASSOCIATE_RJ and len(body) >= 4:
             self._close_socket()
-            result, source, reason = body[1], body[2], body[3]
-            raise PacsRefusedError(
-                f"PACS {self.peer.describe()} rejected the association "
-                f"({_RJ_RESULT.get(result, f'result {result}')}: "
-                f"{_RJ_REASON.get((source, reason), f'reason {reason}')} "
-                f"(source: {_RJ_SOURCE.get(source, str(source))})); "
+            raise PeerRefusedError(
+                f"PACS {self.peer.describe()} rejected the association ({describe_rejection(body)}); "
                 "ask the PACS administrator to register our AE title, host and port"
             )
         if pdu_type != A_ASSOCIATE_AC:
             self._close_socket()
-            raise PacsUnavailableError(
+            raise PeerUnavailableError(
                 f"PACS {self.peer.describe()} answered the association request with PDU type 0x{pdu_type:02x}"
             )
-        self._read_associate_ac(body)
+        self._contexts, self._peer_max_pdu = read_associate_ac(body, self.abstract_syntaxes)
         if not self._contexts:
             self.abort()
-            raise PacsRefusedError(
+            raise PeerRefusedError(
                 f"PACS {self.peer.describe()} accepted none of the {len(self.abstract_syntaxes)} proposed "
                 "presentation contexts"
             )
         sock.settimeout(self.options.dimse_timeout_s)
         return self
-
-    def _associate_rq(self) -> bytes:
-        items = item(0x10, APPLICATION_CONTEXT.encode())
-        for number, abstract in enumerate(self.abstract_syntaxes):
-            context_id = 2 * number + 1  # odd, 1..255 (PS3.8 9.3.2.2)
-            proposal = item(0x30, abstract.encode())
-            proposal += item(0x40, EXPLICIT_VR_LE.encode()) + item(0x40, IMPLICIT_VR_LE.encode())
-            items += item(0x20, bytes([context_id, 0, 0, 0]) + proposal)
-        user_info = (
-            item(0x51, struct.pack(">I", self.options.max_pdu or OUR_MAX_PDU))
-            + item(0x52, IMPLEMENTATION_CLASS_UID.encode())
-            + item(0x55, IMPLEMENTATION_VERSION.encode())
-        )
-        items += item(0x50, user_info)
-        header = (
-            struct.pack(">HH", 1, 0)
-            + ae_bytes(self.peer.called_ae_title)
-            + ae_bytes(self.peer.calling_ae_title)
-            + b"\0" * 32
-        )
-        return pdu(A_ASSOCIATE_RQ, header + items)
-
-    def _read_associate_ac(self, body: bytes) -> None:
-        proposed = {2 * n + 1: abstract for n, abstract in enumerate(self.abstract_syntaxes)}
-        for item_type, value in sub_items(body, 68):
-            if item_type == 0x21 and len(value) >= 4:
-                context_id, result = value[0], value[2]
-                transfer = next((text(v) for t, v in sub_items(value, 4) if t == 0x40), "")
-                if result == 0 and context_id in proposed and transfer in (EXPLICIT_VR_LE, IMPLICIT_VR_LE):
-                    self._contexts[proposed[context_id]] = (context_id, transfer)
-            elif item_type == 0x50:
-                for sub_type, sub_value in sub_items(value):
-                    if sub_type == 0x51 and len(sub_value) == 4:
-                        self._peer_max_pdu = struct.unpack(">I", sub_value)[0]
 
     def accepts(self, abstract_syntax: str) -> bool:
         return abstract_syntax in self._contexts
@@ -265,10 +209,10 @@ class NativeAssociation:
     def _context(self, abstract_syntax: str) -> tuple[int, str]:
         try:
             return self._contexts[abstract_syntax]
-        except KeyError:
-            raise PacsRefusedError(
+        except KeyError as exc:
+            raise PeerRefusedError(
                 f"PACS {self.peer.describe()} did not accept the presentation context {abstract_syntax}"
-            ) from None
+            ) from exc
 
     def _send(self, context_id: int, command: bytes, dataset: bytes | None) -> None:
         if self._sock is None:
@@ -280,53 +224,22 @@ class NativeAssociation:
             self._sock.sendall(b"".join(pdus))
         except OSError as exc:
             self._close_socket()
-            raise AssociationLost(f"sending failed ({type(exc).__name__})") from None
+            raise AssociationLost(f"sending failed ({type(exc).__name__})") from exc
 
     def _receive(self) -> tuple[dict[int, bytes], bytes | None]:
         """The next DIMSE message: its parsed command set and its dataset bytes (None if it has none)."""
         if self._stream is None:
             raise AssociationLost("the association is not open")
-        command = bytearray()
-        fields: dict[int, bytes] | None = None
-        dataset: list[bytes] = []
         try:
-            while True:
-                received = read_pdu(self._stream)
-                if received is None:
-                    raise AssociationLost("the PACS closed the connection")
-                pdu_type, body = received
-                if pdu_type == A_ABORT:
-                    raise AssociationLost("the PACS aborted the association")
-                if pdu_type == A_RELEASE_RQ:
-                    raise AssociationLost("the PACS released the association mid-operation")
-                if pdu_type != P_DATA_TF:
-                    raise ProtocolViolation(f"unexpected PDU type 0x{pdu_type:02x}")
-                offset = 0
-                while offset + 6 <= len(body):
-                    length = struct.unpack_from(">I", body, offset)[0]
-                    control = body[offset + 5]
-                    fragment = body[offset + 6 : offset + 4 + length]
-                    offset += 4 + length
-                    if control & 0x01:
-                        command += fragment
-                        if control & 0x02:
-                            fields = parse_command(bytes(command))
-                            if command_us(fields, 0x0800, NO_DATASET) == NO_DATASET:
-                                return fields, None
-                    else:
-                        dataset.append(fragment)
-                        if control & 0x02:
-                            if fields is None:
-                                raise ProtocolViolation("a dataset arrived before its command")
-                            return fields, b"".join(dataset)
-        except TimeoutError:
+            return read_message(self._stream, who="the PACS")
+        except TimeoutError as exc:
             self.abort()
             raise AssociationLost(
                 f"no response within the DIMSE timeout ({self.options.dimse_timeout_s:g} s)"
-            ) from None
+            ) from exc
         except (OSError, ProtocolViolation) as exc:
             self.abort()
-            raise AssociationLost(f"{type(exc).__name__}: {exc}") from None
+            raise AssociationLost(f"{type(exc).__name__}: {exc}") from exc
         except AssociationLost:
             self._close_socket()
             raise
@@ -351,7 +264,7 @@ class NativeAssociation:
             (0x0110, us(message_id)),
             *extra,
             (0x0700, us(PRIORITY_MEDIUM)),
-            (0x0800, us(0x0000)),  # a dataset follows
+            (0x0800, us(DATASET_FOLLOWS)),
         ]
         self._send(context_id, encode_command(elements), encoded)
         return message_id, transfer == IMPLICIT_VR_LE
@@ -364,9 +277,9 @@ class NativeAssociation:
             fields, data = self._receive()
             if command_us(fields, 0x0100) != response_field or command_us(fields, 0x0120) != message_id:
                 raise self._unexpected(fields)
-            status = command_us(fields, 0x0900, 0xC000)
+            status = command_us(fields, 0x0900, _NO_STATUS)
             yield status, fields, data
-            if status not in PENDING:
+            if status not in PENDING_STATUSES:
                 return
 
     def find(self, sop_class: str, identifier: Dataset) -> Iterator[tuple[int, Dataset | None]]:
@@ -376,30 +289,32 @@ class NativeAssociation:
         ------
         AssociationLost
             When the association ends before the final response.
-        PacsRefusedError
+        PeerRefusedError
             When the SOP class was not accepted at negotiation.
         """
-        message_id, implicit = self._request(C_FIND_RQ, sop_class, identifier, [])
-        for status, _fields, data in self._responses(message_id, C_FIND_RSP):
+        message_id, implicit = self._request(CommandField.C_FIND_RQ, sop_class, identifier, [])
+        for status, _fields, data in self._responses(message_id, CommandField.C_FIND_RSP):
             yield status, decode(BytesIO(data), implicit, True) if data is not None else None
 
-    def move(self, sop_class: str, identifier: Dataset, destination: str) -> Iterator[MoveStatus]:
+    def move(self, sop_class: str, identifier: Dataset, destination: str) -> Iterator[MoveResponse]:
         """Send a C-MOVE to ``destination``; yields each response, the final one last.
 
         Raises
         ------
         AssociationLost
             When the association ends before the final response.
-        PacsRefusedError
+        PeerRefusedError
             When the SOP class was not accepted at negotiation.
         """
         destination_raw = destination.strip().encode("ascii", "replace")
         move_destination = destination_raw + (b" " if len(destination_raw) % 2 else b"")
-        message_id, _ = self._request(C_MOVE_RQ, sop_class, identifier, [(0x0600, move_destination)])
+        message_id, _ = self._request(
+            CommandField.C_MOVE_RQ, sop_class, identifier, [(0x0600, move_destination)]
+        )
         # The dataset of a final response, if any, lists the failed SOP Instance UIDs: not needed here,
         # the retriever checks the spool index.
-        for status, fields, _failed_uids in self._responses(message_id, C_MOVE_RSP):
-            yield MoveStatus(
+        for status, fields, _failed_uids in self._responses(message_id, CommandField.C_MOVE_RSP):
+            yield MoveResponse(
                 status=status,
                 remaining=_optional_us(fields, 0x1020),
                 completed=_optional_us(fields, 0x1021),

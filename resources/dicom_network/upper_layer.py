@@ -10,7 +10,10 @@ length (PS3.7 Annex E), and reading one whole PDU from a buffered stream.
 from __future__ import annotations
 
 import struct
+from enum import IntEnum
 from typing import BinaryIO
+
+from resources.dicom_network.errors import AssociationLost, ProtocolViolation
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 VERIFICATION = "1.2.840.10008.1.1"
@@ -30,10 +33,23 @@ A_RELEASE_RQ, A_RELEASE_RP, A_ABORT = 0x05, 0x06, 0x07
 
 # Command Data Set Type (0000,0800): this value means "no dataset follows" (PS3.7 E.1).
 NO_DATASET = 0x0101
+DATASET_FOLLOWS = 0x0000  # any other value does; this is the one we send
+
+# P-DATA-TF message control header bits (PS3.8 E.2)
+PDV_COMMAND, PDV_LAST = 0x01, 0x02
 
 
-class ProtocolViolation(Exception):
-    """The peer sent something we cannot follow: the association is aborted."""
+class CommandField(IntEnum):
+    """Command Field (0000,0100) of the DIMSE messages we send or answer (PS3.7 E.1)."""
+
+    C_STORE_RQ = 0x0001
+    C_STORE_RSP = 0x8001
+    C_FIND_RQ = 0x0020
+    C_FIND_RSP = 0x8020
+    C_MOVE_RQ = 0x0021
+    C_MOVE_RSP = 0x8021
+    C_ECHO_RQ = 0x0030
+    C_ECHO_RSP = 0x8030
 
 
 def uid_bytes(uid: str) -> bytes:
@@ -86,6 +102,22 @@ def command_us(fields: dict[int, bytes], element: int, default: int = 0) -> int:
     return struct.unpack("<H", value[:2])[0] if value and len(value) >= 2 else default
 
 
+def encode_response(
+    command_field: int, message_id: int, sop_class_uid: str, status: int, sop_instance_uid: str | None
+) -> bytes:
+    """A DIMSE response command set (implicit VR little endian, with its group length)."""
+    elements = [
+        (0x0002, uid_bytes(sop_class_uid)),
+        (0x0100, us(command_field)),
+        (0x0120, us(message_id)),
+        (0x0800, us(NO_DATASET)),
+        (0x0900, us(status)),
+    ]
+    if sop_instance_uid is not None:
+        elements.append((0x1000, uid_bytes(sop_instance_uid)))
+    return encode_command(elements)
+
+
 def item(item_type: int, value: bytes) -> bytes:
     return struct.pack(">BBH", item_type, 0, len(value)) + value
 
@@ -101,12 +133,12 @@ def pdv_pdus(context_id: int, payload: bytes, *, command: bool, max_pdu: int) ->
     field, which holds one PDV item here (4 bytes length, context ID, control header, fragment).
     """
     room = max_pdu - 6 if max_pdu > 6 else len(payload) or 1
-    control_base = 0x01 if command else 0x00
+    control_base = PDV_COMMAND if command else 0x00
     out = []
     for start in range(0, max(len(payload), 1), room):
         fragment = payload[start : start + room]
         last = start + room >= len(payload)
-        control = control_base | (0x02 if last else 0x00)
+        control = control_base | (PDV_LAST if last else 0x00)
         out.append(pdu(P_DATA_TF, struct.pack(">IBB", len(fragment) + 2, context_id, control) + fragment))
     return out
 
@@ -133,3 +165,47 @@ def sub_items(value: bytes, offset: int = 0) -> list[tuple[int, bytes]]:
         out.append((item_type, value[offset + 4 : offset + 4 + length]))
         offset += 4 + length
     return out
+
+
+def read_message(stream: BinaryIO, *, who: str = "the peer") -> tuple[dict[int, bytes], bytes | None]:
+    """The next DIMSE message from P-DATA-TF PDUs: its command set and its dataset bytes (None if none).
+
+    Raises
+    ------
+    AssociationLost
+        If ``who`` closes the connection, aborts or releases the association before the message ends.
+    ProtocolViolation
+        If a PDU other than P-DATA-TF arrives, or a dataset before its command.
+    """
+    command = bytearray()
+    fields: dict[int, bytes] | None = None
+    dataset: list[bytes] = []
+    while True:
+        received = read_pdu(stream)
+        if received is None:
+            raise AssociationLost(f"{who} closed the connection")
+        pdu_type, body = received
+        if pdu_type == A_ABORT:
+            raise AssociationLost(f"{who} aborted the association")
+        if pdu_type == A_RELEASE_RQ:
+            raise AssociationLost(f"{who} released the association mid-operation")
+        if pdu_type != P_DATA_TF:
+            raise ProtocolViolation(f"unexpected PDU type 0x{pdu_type:02x}")
+        offset = 0
+        while offset + 6 <= len(body):
+            length = struct.unpack_from(">I", body, offset)[0]
+            control = body[offset + 5]
+            fragment = body[offset + 6 : offset + 4 + length]
+            offset += 4 + length
+            if control & PDV_COMMAND:
+                command += fragment
+                if control & PDV_LAST:
+                    fields = parse_command(bytes(command))
+                    if command_us(fields, 0x0800, NO_DATASET) == NO_DATASET:
+                        return fields, None
+            else:
+                dataset.append(fragment)
+                if control & PDV_LAST:
+                    if fields is None:
+                        raise ProtocolViolation("a dataset arrived before its command")
+                    return fields, b"".join(dataset)

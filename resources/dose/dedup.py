@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from resources.dose.rdsr import CtDoseReport, CtIrradiationEvent
+from resources.dose.rdsr.ct_irradiation_event_data import CTIrradiationEventData
+from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose
 
 # Reports round totals to 2 decimals (some to 1); anything beyond half a unit of the last digit
 # across a study of tens of events is a real disagreement.
@@ -27,8 +28,8 @@ TOTAL_TOLERANCE_MGYCM = 0.05
 class UniqueEvent:
     """An irradiation event once, with the report it was taken from."""
 
-    event: CtIrradiationEvent
-    report: CtDoseReport
+    event: CTIrradiationEventData
+    report: CTRadiationDose
     seen_in_reports: int
 
 
@@ -37,7 +38,7 @@ class StudyDoseEvents:
     """All unique CT irradiation events of one study, with the totals check."""
 
     study_instance_uid: str
-    reports: tuple[CtDoseReport, ...]
+    reports: tuple[CTRadiationDose, ...]
     events: tuple[UniqueEvent, ...]
     duplicate_reports: int
     duplicate_events: int
@@ -52,7 +53,7 @@ class StudyDoseEvents:
         return abs(self.dlp_total_recomputed - self.dlp_total_reported) <= TOTAL_TOLERANCE_MGYCM
 
 
-def deduplicate_study(study_instance_uid: str, reports: Iterable[CtDoseReport]) -> StudyDoseEvents:
+def deduplicate_study(study_instance_uid: str, reports: Iterable[CTRadiationDose]) -> StudyDoseEvents:
     """De-duplicate one study's reports and events and check the totals.
 
     Parameters
@@ -66,7 +67,7 @@ def deduplicate_study(study_instance_uid: str, reports: Iterable[CtDoseReport]) 
     -------
     StudyDoseEvents
     """
-    unique_reports: dict[str, CtDoseReport] = {}
+    unique_reports: dict[str, CTRadiationDose] = {}
     duplicate_reports = 0
     for report in reports:
         if report.sop_instance_uid in unique_reports:
@@ -80,8 +81,8 @@ def deduplicate_study(study_instance_uid: str, reports: Iterable[CtDoseReport]) 
         key=lambda r: (r.accumulated.total_number_of_events or len(r.events), len(r.events)),
         reverse=True,
     )
-    by_uid: dict[str, CtIrradiationEvent] = {}
-    source: dict[str, CtDoseReport] = {}
+    by_uid: dict[str, CTIrradiationEventData] = {}
+    source: dict[str, CTRadiationDose] = {}
     seen: dict[str, int] = defaultdict(int)
     without_uid: list[UniqueEvent] = []
     flags: list[str] = []
@@ -133,7 +134,7 @@ def deduplicate_study(study_instance_uid: str, reports: Iterable[CtDoseReport]) 
     )
 
 
-def _disjoint(reports: list[CtDoseReport]) -> bool:
+def _disjoint(reports: list[CTRadiationDose]) -> bool:
     """True when no irradiation event appears in more than one report (continued-study reports)."""
     seen: set[str] = set()
     for report in reports:
@@ -144,9 +145,9 @@ def _disjoint(reports: list[CtDoseReport]) -> bool:
     return True
 
 
-def group_by_study(reports: Iterable[CtDoseReport]) -> dict[str, list[CtDoseReport]]:
+def group_by_study(reports: Iterable[CTRadiationDose]) -> dict[str, list[CTRadiationDose]]:
     """Reports grouped by Study Instance UID (order of first appearance)."""
-    grouped: dict[str, list[CtDoseReport]] = {}
+    grouped: dict[str, list[CTRadiationDose]] = {}
     for report in reports:
         grouped.setdefault(report.study_instance_uid, []).append(report)
     return grouped

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from resources.dose.image_headers import ImageHeader
-from resources.dose.rdsr import CtIrradiationEvent
+from resources.dose.rdsr.ct_irradiation_event_data import CTIrradiationEventData
 
 DEFAULT_WINDOW_S = 120.0
 LINK_BY_UID = "irradiation_event_uid"
@@ -79,7 +79,7 @@ def normalise_protocol(text: str | None) -> str:
 
 
 def link_events(
-    events: Sequence[CtIrradiationEvent],
+    events: Sequence[CTIrradiationEventData],
     series: Sequence[SeriesSummary],
     window_s: float = DEFAULT_WINDOW_S,
 ) -> list[EventLink]:

@@ -3,91 +3,39 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 from sqlmodel import SQLModel
 
+from resources.dose.dose_rows import (
+    EventEffectiveDoseRow,
+    IrradiationEventRow,
+    PatientCumulativeDoseRow,
+    StudyContextRow,
+    StudyDoseRow,
+    StudyEffectiveDoseRow,
+)
 from resources.dose.drl import DrlMapping, DrlSet, load_drl_csv, load_drl_set
 from resources.dose.effective_dose import FactorSet, load_factor_set
 from resources.dose.exam_context import ExamContext, default_exam_context
-from resources.dose.partition_analysis import (
-    DrlAuditTables,
-    PartitionAnalysis,
-    analyse_files,
-    clean_rows,
-    cumulative_rows,
-    drl_audit_tables,
-    effective_dose_rows,
-    study_dose_rows,
-)
+from resources.dose.partition_events import PartitionAnalysis, analyse_files
+from resources.dose.report_rows import DrlAuditTables, cumulative_rows, drl_audit_tables
+from resources.dose.study_rows import effective_dose_rows, study_dose_rows
+from resources.dose.table_rows import read_rows, table_rows
 from resources.research_store import ResearchStore
 from resources.site_config import SiteConfig
 from resources.site_resource import SiteConfigResource
-from resources.warehouse import Lineage, Warehouse
 from resources.warehouse import dose_tables as tables
+from resources.warehouse.lineage import Lineage
+from resources.warehouse.store import Warehouse
 
 logger = logging.getLogger(__name__)
 
 REPORT_PARTITION_KEY = "all"
-
-
-def complete_rows(model: type[SQLModel], rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Give every row every column (defaults for missing ones) so bulk inserts see one shape."""
-    fields = model.model_fields
-    names = [
-        n
-        for n in fields
-        if n not in ("id", "partition_key", "run_id", "code_version", "deid_profile_version", "processed_at")
-    ]
-    defaults = {
-        n: (fields[n].default if fields[n].default is not None and not callable(fields[n].default) else None)
-        for n in names
-    }
-    kinds = {n: _temporal_kind(fields[n].annotation) for n in names}
-    return [{n: _coerce(row.get(n, defaults[n]), kinds[n]) for n in names} for row in rows]
-
-
-def _temporal_kind(annotation: Any) -> str | None:
-    text = str(annotation)
-    if "datetime.datetime" in text:
-        return "datetime"
-    if "datetime.date" in text:
-        return "date"
-    return None
-
-
-def _coerce(value: Any, kind: str | None) -> Any:
-    """Dates read back from SQLite come as text and from pandas as Timestamps: make them dates again."""
-    if kind is None or value is None or type(value) in (dt.date, dt.datetime):
-        if kind == "date" and isinstance(value, dt.datetime):
-            return value.date()
-        return value
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    elif isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if kind == "date" and isinstance(value, dt.datetime):
-        return value.date()
-    return value
-
-
-def _read(
-    warehouse: Warehouse, model: type[SQLModel], partition_key: str | None = None
-) -> list[dict[str, Any]]:
-    table = str(model.__tablename__)
-    if partition_key is None:
-        frame = warehouse.read_frame(f"SELECT * FROM {table}")
-    else:
-        frame = warehouse.read_frame(
-            f"SELECT * FROM {table} WHERE partition_key = :pk", {"pk": partition_key}
-        )
-    return clean_rows({str(k): v for k, v in record.items()} for record in frame.to_dict("records"))
 
 
 def dlp_plot_markdown(points: Sequence[tuple[str, float, float | None]]) -> str:
@@ -160,71 +108,81 @@ class DoseResource(dg.ConfigurableResource):
         self.warehouse().replace_partition(
             Lineage(partition_key, run_id),
             {
-                tables.CtDoseEvent: complete_rows(tables.CtDoseEvent, analysis.events),
-                tables.CtEventSeriesLink: complete_rows(tables.CtEventSeriesLink, analysis.links),
-                tables.DoseStudyContext: complete_rows(tables.DoseStudyContext, analysis.contexts),
+                tables.CtDoseEvent: table_rows(tables.CtDoseEvent, analysis.events),
+                tables.CtEventSeriesLink: table_rows(tables.CtEventSeriesLink, analysis.links),
+                tables.DoseStudyContext: table_rows(tables.DoseStudyContext, analysis.contexts),
             },
         )
         return analysis
 
-    def build_study_dose(self, partition_key: str, run_id: str) -> list[dict[str, Any]]:
+    def build_study_dose(self, partition_key: str, run_id: str) -> list[StudyDoseRow]:
+        """Recompute the partition's per-study totals from its events; replace its study rows."""
         warehouse = self.warehouse()
         rows = study_dose_rows(
-            _read(warehouse, tables.CtDoseEvent, partition_key),
-            _read(warehouse, tables.DoseStudyContext, partition_key),
+            read_rows(warehouse, tables.CtDoseEvent, IrradiationEventRow, partition_key),
+            read_rows(warehouse, tables.DoseStudyContext, StudyContextRow, partition_key),
         )
         warehouse.replace_partition(
-            Lineage(partition_key, run_id), {tables.StudyDose: complete_rows(tables.StudyDose, rows)}
+            Lineage(partition_key, run_id), {tables.StudyDose: table_rows(tables.StudyDose, rows)}
         )
         return rows
 
     def build_effective_dose(
         self, partition_key: str, run_id: str
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[list[EventEffectiveDoseRow], list[StudyEffectiveDoseRow]]:
+        """Effective dose per event and per study of the partition with the site's factor set."""
         warehouse = self.warehouse()
         event_rows, study_rows = effective_dose_rows(
-            _read(warehouse, tables.CtDoseEvent, partition_key),
-            _read(warehouse, tables.StudyDose, partition_key),
+            read_rows(warehouse, tables.CtDoseEvent, IrradiationEventRow, partition_key),
+            read_rows(warehouse, tables.StudyDose, StudyDoseRow, partition_key),
             self.factor_set(),
         )
         warehouse.replace_partition(
             Lineage(partition_key, run_id),
             {
-                tables.EffectiveDose: complete_rows(tables.EffectiveDose, event_rows),
-                tables.StudyEffectiveDose: complete_rows(tables.StudyEffectiveDose, study_rows),
+                tables.EffectiveDose: table_rows(tables.EffectiveDose, event_rows),
+                tables.StudyEffectiveDose: table_rows(tables.StudyEffectiveDose, study_rows),
             },
         )
         return event_rows, study_rows
 
     # -- whole-warehouse reports -------------------------------------------------------------------
     def build_drl_audit(self, run_id: str, period: str | None = None) -> DrlAuditTables:
+        """The DRL audit over every study of the warehouse; replaces the three audit tables."""
         warehouse = self.warehouse()
-        studies = _read(warehouse, tables.StudyDose)
-        contexts = {c["study_instance_uid"]: c for c in _read(warehouse, tables.DoseStudyContext)}
-        for study in studies:
-            study["unmapped_name"] = contexts.get(study["study_instance_uid"], {}).get("unmapped_name")
-        result = drl_audit_tables(studies, self.drl_set(), period or self.config().dose.drl_period)
+        studies = read_rows(warehouse, tables.StudyDose, StudyDoseRow)
+        unmapped_names = {
+            c.study_instance_uid: c.unmapped_name
+            for c in read_rows(warehouse, tables.DoseStudyContext, StudyContextRow)
+        }
+        result = drl_audit_tables(
+            studies, self.drl_set(), period or self.config().dose.drl_period, unmapped_names
+        )
         warehouse.replace_partition(
             Lineage(REPORT_PARTITION_KEY, run_id),
             {
-                tables.DrlAuditRow: complete_rows(tables.DrlAuditRow, result.rows),
-                tables.DrlExceedingExam: complete_rows(tables.DrlExceedingExam, result.exceeding),
-                tables.DrlUnmappedName: complete_rows(tables.DrlUnmappedName, result.unmapped),
+                tables.DrlAuditRow: table_rows(tables.DrlAuditRow, result.rows),
+                tables.DrlExceedingExam: table_rows(tables.DrlExceedingExam, result.exceeding),
+                tables.DrlUnmappedName: table_rows(tables.DrlUnmappedName, result.unmapped),
             },
         )
         return result
 
-    def build_cumulative(self, run_id: str) -> list[dict[str, Any]]:
+    def build_cumulative(self, run_id: str) -> list[PatientCumulativeDoseRow]:
+        """Cumulative effective dose per patient over the site's windows; replaces its report table."""
         warehouse = self.warehouse()
         settings = self.config().dose
-        studies = _read(warehouse, tables.StudyEffectiveDose)
         factor_set = settings.factor_set
-        studies = [s for s in studies if s.get("factor_set") == factor_set]
+        studies = [
+            s
+            for s in read_rows(warehouse, tables.StudyEffectiveDose, StudyEffectiveDoseRow)
+            if s.factor_set == factor_set
+        ]
         rows = cumulative_rows(
             studies, settings.cumulative_windows_years, settings.cumulative_alert_msv, factor_set
         )
         warehouse.replace_partition(
             Lineage(REPORT_PARTITION_KEY, run_id),
-            {tables.PatientCumulativeDose: complete_rows(tables.PatientCumulativeDose, rows)},
+            {tables.PatientCumulativeDose: table_rows(tables.PatientCumulativeDose, rows)},
         )
         return rows

@@ -1,7 +1,7 @@
 """The C-STORE listener: receives what the PACS forwards and lands it in the spool (source ``listener``).
 
 The names below are imported on first use (PEP 562), so that a module of this package needed
-elsewhere - the native acceptor in a receiving process, say - does not import the whole listener.
+elsewhere does not import the whole listener (pynetdicom included).
 """
 
 from __future__ import annotations
@@ -10,21 +10,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from resources.listener.errors import ListenerConfigError, ListenerError, UnreadableInstance
+    from resources.listener.errors import ListenerConfigError, ListenerError
     from resources.listener.health import HealthReport, check_health
-    from resources.listener.scp import ListenerStats, StorageListener, storage_contexts, tls_context
     from resources.listener.service import ListenerPlan, run_listener, serve
+    from resources.listener.storage_contexts import storage_contexts
+    from resources.listener.storage_listener import ListenerStats, StorageListener
+    from resources.listener.tls import tls_context
 
 _WHERE = {
     "ListenerConfigError": "errors",
     "ListenerError": "errors",
-    "UnreadableInstance": "errors",
     "HealthReport": "health",
     "check_health": "health",
-    "ListenerStats": "scp",
-    "StorageListener": "scp",
-    "storage_contexts": "scp",
-    "tls_context": "scp",
+    "ListenerStats": "storage_listener",
+    "StorageListener": "storage_listener",
+    "storage_contexts": "storage_contexts",
+    "tls_context": "tls",
     "ListenerPlan": "service",
     "run_listener": "service",
     "serve": "service",
@@ -37,7 +38,6 @@ __all__ = [
     "ListenerPlan",
     "ListenerStats",
     "StorageListener",
-    "UnreadableInstance",
     "check_health",
     "run_listener",
     "serve",

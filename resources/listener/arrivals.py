@@ -13,19 +13,9 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
-from resources.listener.scp import SOURCE
+from resources.listener.storage_listener import SOURCE
+from resources.spool.instance_index import StudyArrival
 from resources.spool.store import SpoolStore
-
-
-@dataclass(frozen=True)
-class StudyArrival:
-    """One study's arrivals above the watermark, for one study-date partition."""
-
-    study_uid: str
-    partition_key: str
-    first_received_at: str
-    last_received_at: str
-    instances: int
 
 
 @dataclass(frozen=True)
@@ -52,25 +42,7 @@ class ArrivalScan:
 
 def study_arrivals(spool: SpoolStore, *, after: str | None) -> list[StudyArrival]:
     """Listener arrivals received after ``after`` (ISO UTC), grouped by study and partition."""
-    rows = spool._connection().execute(
-        """SELECT study_uid, partition_key, min(received_at) AS first_at, max(received_at) AS last_at,
-                  count(*) AS n
-           FROM spool_instance
-           WHERE source = ? AND received_at > ?
-           GROUP BY study_uid, partition_key
-           ORDER BY last_at""",
-        (SOURCE, after or ""),
-    )
-    return [
-        StudyArrival(
-            study_uid=r["study_uid"],
-            partition_key=r["partition_key"],
-            first_received_at=r["first_at"],
-            last_received_at=r["last_at"],
-            instances=int(r["n"]),
-        )
-        for r in rows
-    ]
+    return spool.study_arrivals(source=SOURCE, after=after)
 
 
 def scan_arrivals(spool: SpoolStore, *, after: str | None, settled_before: str) -> ArrivalScan:

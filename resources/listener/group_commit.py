@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from resources.spool import SpoolRecord, SpoolStore
 from resources.spool.durability import fsync_directory, fsync_file
 from resources.spool.errors import SpoolWriteError
-from resources.spool.store import SpoolRecord, SpoolStore
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from types import FrameType
 
 from resources.listener.health import HealthServer, status_folder
-from resources.listener.scp import StorageListener, tls_context
+from resources.listener.storage_listener import StorageListener
+from resources.listener.tls import tls_context
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings
 from resources.spool.store import SpoolStore

@@ -37,6 +37,7 @@ from resources.dicom_network.association import (
     nodelay_handlers,
     share_supported_contexts,
 )
+from resources.dicom_network.status import FindStatus, MoveStatus
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class DemoPacs:
         with self._lock:
             self.find_keys.append((str(level), frozenset(e.keyword for e in query if e.keyword)))
         if level not in ("STUDY", "SERIES", "IMAGE"):
-            yield 0xC000, None
+            yield FindStatus.UNABLE_TO_PROCESS, None
             return
         key = {"STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID", "IMAGE": "SOPInstanceUID"}[level]
         groups: dict[str, list[_Entry]] = {}
@@ -209,7 +210,7 @@ class DemoPacs:
             groups.setdefault(entry.attrs[key], []).append(entry)
         for members in groups.values():
             if event.is_cancelled:
-                yield 0xFE00, None
+                yield FindStatus.CANCEL, None
                 return
             first = members[0]
             if level == "IMAGE" and not self.image_level_for_sr and first.attrs.get("Modality") == "SR":
@@ -239,7 +240,7 @@ class DemoPacs:
                 elif keyword in first.attrs:
                     value = first.attrs[keyword]
                     setattr(answer, keyword, value if value != "" else None)
-            yield 0xFF00, answer
+            yield FindStatus.PENDING, answer
 
     def _instances(self, query: Dataset) -> list[_Entry]:
         _level, entries = self._select(query)
@@ -279,11 +280,11 @@ class DemoPacs:
     def _send(event: evt.Event, entries: list[_Entry]) -> Iterator[tuple[int, Dataset | None]]:
         for entry in entries:
             if event.is_cancelled:
-                yield 0xFE00, None
+                yield MoveStatus.CANCEL, None
                 return
             try:
                 ds = dcmread(entry.path)
             except (InvalidDicomError, OSError, ValueError):
-                yield 0xA702, None  # unable to perform sub-operations
+                yield MoveStatus.OUT_OF_RESOURCES_SUBOPERATIONS, None
                 continue
-            yield 0xFF00, ds
+            yield MoveStatus.PENDING, ds

@@ -1,21 +1,15 @@
-"""Study Root C-FIND at STUDY, SERIES and IMAGE level, tolerant of the usual PACS quirks.
+"""Study Root C-FIND at STUDY, SERIES and IMAGE level, on one reused association.
 
-Quirks handled here (PS3.4 C.3 makes most return keys optional, and real archives use that freedom):
-
-- ModalitiesInStudy may be absent (dcmqrscp never returns it): the modalities of a study are then the
-  union of its series' Modality values, which :func:`study_modalities` computes.
-- StationName may differ between study and series level, or exist only at one: selection looks at
-  every station name seen for the study (:class:`StudyIndex.station_names`).
-- Image-level C-FIND may answer nothing for SR series: callers treat an empty answer as "unknown",
-  never as "the series is empty".
-- Numbers of related series/instances may be absent: they are optional and stored as None.
+The answers become the rows of :mod:`resources.pacs.find_results`, which is where the usual PACS
+quirks (absent ModalitiesInStudy, StationName at one level only, no image-level answer for SR) are
+handled. Here: the association (native requestor or pynetdicom), the statuses, and the one repeat
+of a query whose association dropped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from types import TracebackType
 
 from pydicom.dataset import Dataset
@@ -30,102 +24,24 @@ from resources.dicom_network.association import (
     release_quietly,
 )
 from resources.dicom_network.requestor import AssociationLost, NativeAssociation
+from resources.dicom_network.status import PENDING_STATUSES, REFUSED_STATUSES, FindStatus
 from resources.pacs.errors import PacsQueryError, PacsRefusedError, PacsUnavailableError
+from resources.pacs.find_results import (
+    InstanceRow,
+    SeriesRow,
+    StudyIndex,
+    StudyRow,
+    instance_row,
+    series_row,
+    study_row,
+)
+from resources.pacs.retry import BoundedRetry
 
 log = logging.getLogger(__name__)
 
-_PENDING = (0xFF00, 0xFF01)
-# 0x0122 SOP class not supported, 0x0124 refused: not authorised (PS3.7 C.4); 0xA700 out of resources.
-_REFUSED = (0x0122, 0x0124, 0xA700)
 _FIND = str(StudyRootQueryRetrieveInformationModelFind)
-
-
-@dataclass(frozen=True)
-class StudyRow:
-    """One study as the PACS described it at STUDY level."""
-
-    study_uid: str
-    study_date: str | None = None
-    study_time: str | None = None
-    accession_number: str | None = None
-    modalities: tuple[str, ...] = ()
-    study_description: str | None = None
-    station_name: str | None = None
-    n_series: int | None = None
-    n_instances: int | None = None
-
-
-@dataclass(frozen=True)
-class SeriesRow:
-    """One series as the PACS described it at SERIES level."""
-
-    series_uid: str
-    study_uid: str
-    modality: str | None = None
-    series_number: int | None = None
-    series_description: str | None = None
-    station_name: str | None = None
-    n_instances: int | None = None
-
-
-@dataclass(frozen=True)
-class InstanceRow:
-    """One instance as the PACS described it at IMAGE level."""
-
-    sop_instance_uid: str
-    sop_class_uid: str | None
-    series_uid: str
-    study_uid: str
-    instance_number: int | None = None
-
-
-@dataclass
-class StudyIndex:
-    """A study with its series: what the index stage records and selection decides on."""
-
-    study: StudyRow
-    series: list[SeriesRow] = field(default_factory=list)
-
-    @property
-    def modalities(self) -> tuple[str, ...]:
-        return study_modalities(self.study, self.series)
-
-    @property
-    def station_names(self) -> tuple[str, ...]:
-        names = {self.study.station_name} | {s.station_name for s in self.series}
-        return tuple(sorted(n for n in names if n))
-
-
-def study_modalities(study: StudyRow, series: Sequence[SeriesRow]) -> tuple[str, ...]:
-    """ModalitiesInStudy when the PACS gave it, else the union of the series modalities."""
-    found = set(study.modalities) | {s.modality for s in series if s.modality}
-    return tuple(sorted(found))
-
-
-def _text(ds: Dataset, keyword: str) -> str | None:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _int(ds: Dataset, keyword: str) -> int | None:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def _multi(ds: Dataset, keyword: str) -> tuple[str, ...]:
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return ()
-    items = value.split("\\") if isinstance(value, str) else list(value)
-    return tuple(str(v).strip() for v in items if str(v).strip())
+# An association the PACS dropped (idle timeout, restart) is re-opened and the query sent once more.
+_REPEAT_ONCE = BoundedRetry(max_retries=1, backoff_s=0.0)
 
 
 class PacsQuerier:
@@ -176,12 +92,15 @@ class PacsQuerier:
         PacsUnavailableError
             When the association drops or times out mid-query.
         """
-        try:
-            return self._find_once(query, first_try=True)
-        except PacsUnavailableError as exc:
-            log.warning("%s; re-opening the association and repeating the query once", exc)
-            self.close()
-            return self._find_once(query, first_try=False)
+        for attempt in _REPEAT_ONCE:
+            try:
+                return self._find_once(query, first_try=not attempt.is_retry)
+            except PacsUnavailableError as exc:
+                if attempt.last:
+                    raise
+                log.warning("%s; re-opening the association and repeating the query once", exc)
+                self.close()
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _responses(self, query: Dataset) -> Iterator[tuple[int, Dataset | None]]:
         """(status, identifier) per response, on either engine; stops early if the association is lost."""
@@ -211,7 +130,7 @@ class PacsQuerier:
         undecodable = 0
         for code, identifier in self._responses(query):
             self._answered = True
-            if code in _PENDING:
+            if code in PENDING_STATUSES:
                 if identifier is None:
                     # The match could not be decoded: the answer would be silently incomplete.
                     undecodable += 1
@@ -219,9 +138,9 @@ class PacsQuerier:
                     matches.append(identifier)
                 continue
             got_final = True
-            if code == 0x0000:
+            if code == FindStatus.SUCCESS:
                 break
-            if code in _REFUSED:
+            if code in REFUSED_STATUSES:
                 raise PacsRefusedError(
                     f"PACS {self.peer.describe()} refused a {level}-level C-FIND (status 0x{code:04X}); "
                     "check that our AE title is allowed to query"
@@ -271,25 +190,7 @@ class PacsQuerier:
         q.StudyDescription = ""
         q.NumberOfStudyRelatedSeries = ""
         q.NumberOfStudyRelatedInstances = ""
-        rows = []
-        for ds in self.find(q):
-            uid = _text(ds, "StudyInstanceUID")
-            if not uid:
-                continue
-            rows.append(
-                StudyRow(
-                    study_uid=uid,
-                    study_date=_text(ds, "StudyDate"),
-                    study_time=_text(ds, "StudyTime"),
-                    accession_number=_text(ds, "AccessionNumber"),
-                    modalities=_multi(ds, "ModalitiesInStudy"),
-                    study_description=_text(ds, "StudyDescription"),
-                    station_name=_text(ds, "StationName"),
-                    n_series=_int(ds, "NumberOfStudyRelatedSeries"),
-                    n_instances=_int(ds, "NumberOfStudyRelatedInstances"),
-                )
-            )
-        return rows
+        return [row for ds in self.find(q) if (row := study_row(ds)) is not None]
 
     def find_series(self, study_uid: str) -> list[SeriesRow]:
         """SERIES level, for one study."""
@@ -302,23 +203,7 @@ class PacsQuerier:
         q.SeriesDescription = ""
         q.StationName = ""
         q.NumberOfSeriesRelatedInstances = ""
-        rows = []
-        for ds in self.find(q):
-            uid = _text(ds, "SeriesInstanceUID")
-            if not uid:
-                continue
-            rows.append(
-                SeriesRow(
-                    series_uid=uid,
-                    study_uid=study_uid,
-                    modality=_text(ds, "Modality"),
-                    series_number=_int(ds, "SeriesNumber"),
-                    series_description=_text(ds, "SeriesDescription"),
-                    station_name=_text(ds, "StationName"),
-                    n_instances=_int(ds, "NumberOfSeriesRelatedInstances"),
-                )
-            )
-        return rows
+        return [row for ds in self.find(q) if (row := series_row(ds, study_uid)) is not None]
 
     def find_instances(self, study_uid: str, series_uid: str, *, sop_class: bool = True) -> list[InstanceRow]:
         """IMAGE level, for one series; an empty list means "the PACS did not say", not "empty".
@@ -335,21 +220,7 @@ class PacsQuerier:
         if sop_class:
             q.SOPClassUID = ""
         q.InstanceNumber = ""
-        rows = []
-        for ds in self.find(q):
-            uid = _text(ds, "SOPInstanceUID")
-            if not uid:
-                continue
-            rows.append(
-                InstanceRow(
-                    sop_instance_uid=uid,
-                    sop_class_uid=_text(ds, "SOPClassUID"),
-                    series_uid=series_uid,
-                    study_uid=study_uid,
-                    instance_number=_int(ds, "InstanceNumber"),
-                )
-            )
-        return rows
+        return [row for ds in self.find(q) if (row := instance_row(ds, study_uid, series_uid)) is not None]
 
     def index_study(self, study: StudyRow) -> StudyIndex:
         return StudyIndex(study=study, series=self.find_series(study.study_uid))

@@ -5,8 +5,8 @@ lock between the receiving threads, the C-MOVE requestors and the indexing threa
 process tops out near one core. Here each worker process receives one association at a time (the
 others take the next ones from the shared listening socket, as dcmtk's ``storescp --fork`` does with
 a process per association) and writes, makes durable and indexes what it receives exactly as the
-in-process :class:`~resources.pacs.storage_scp.SpoolWriter` does: same spool layout, same index rows,
-same durability order (see :mod:`resources.pacs.storage_scp`).
+in-process :class:`~resources.pacs.spool_writer.SpoolWriter` does: same spool layout, same index rows,
+same durability order (see :mod:`resources.pacs.spool_writer`).
 
 :class:`ReceivingProcesses` is what :class:`~resources.pacs.retrieve.PartitionRetriever` uses in
 their place: the storage SCP and the writer in one object. Its :meth:`~ReceivingProcesses.flush`
@@ -14,10 +14,11 @@ asks every worker to make what it received durable and indexed and waits for all
 retriever's check of a move against the spool index sees the same thing as in-process.
 
 The parent binds the socket (so a port in use is reported where it always was) and hands it to each
-worker, started with ``python -m resources.pacs.receiving_processes``; they talk over the worker's
-stdin and stdout, one JSON object a line. A worker that dies loses only what it had not indexed yet:
-the retriever finds those instances missing and moves them again. Workers read Study and Series
-Instance UIDs from each instance's header (no announced instances), and log to the parent's stderr.
+worker, started with ``python -m resources.pacs.receiving_worker`` (:mod:`resources.pacs.receiving_worker`);
+they talk over the worker's stdin and stdout, one JSON object a line. A worker that dies loses only
+what it had not indexed yet: the retriever finds those instances missing and moves them again.
+Workers read Study and Series Instance UIDs from each instance's header (no announced instances), and
+log to the parent's stderr.
 
 A worker imports neither pydicom nor pynetdicom (what it accepts comes in its configuration) and
 starts in about 0.1 s of CPU; they serve concurrent moves (``retrieval.receiving_processes``, by
@@ -29,6 +30,7 @@ writer would have filed it under the UIDs the retriever announced.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -38,11 +40,12 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from resources.dicom_network.acceptor import AcceptorSettings, NativeAcceptor
+from resources.dicom_network.association_settings import AssociationSettings
 from resources.pacs.errors import PacsError
-from resources.pacs.spool_writer import ReceiveCounters, SpoolWriter
+from resources.pacs.receiving_worker import COUNTERS
+from resources.pacs.spool_writer import ReceiveCounters
 from resources.spool import SpoolStore
 
 if TYPE_CHECKING:  # the workers must not import pynetdicom (see ReceivingProcesses.start)
@@ -51,7 +54,6 @@ if TYPE_CHECKING:  # the workers must not import pynetdicom (see ReceivingProces
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 30.0  # a worker still finishing an association gets this long before it is killed
-_COUNTERS = ("received", "bytes", "failed", "parsed_headers", "refused")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -63,7 +65,7 @@ class _Worker:
     def __init__(self, number: int, process: subprocess.Popen[bytes]) -> None:
         self.number = number
         self.process = process
-        self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.alive = True
 
     def send(self, message: dict[str, Any]) -> None:
@@ -88,7 +90,7 @@ class ReceivingProcesses:
     """``processes`` storage SCP workers on one port, writing into one spool partition.
 
     Stands in for both :class:`~resources.pacs.storage_scp.StorageScp` and its
-    :class:`~resources.pacs.storage_scp.SpoolWriter`: ``start``/``stop``/``port`` for the one,
+    :class:`~resources.pacs.spool_writer.SpoolWriter`: ``start``/``stop``/``port`` for the one,
     ``accept_studies``/``expect``/``flush``/``close``/``counters`` for the other. Use as a context
     manager: ``with ReceivingProcesses(...) as scp: port = scp.port``.
     """
@@ -136,9 +138,9 @@ class ReceivingProcesses:
     @property
     def counters(self) -> ReceiveCounters:
         """What the workers reported at their last flush (everything received, once stopped)."""
-        totals = dict.fromkeys(_COUNTERS, 0)
+        totals = dict.fromkeys(COUNTERS, 0)
         for worker in self._workers:
-            for name in _COUNTERS:
+            for name in COUNTERS:
                 totals[name] += worker.counters[name]
         return ReceiveCounters(**totals)
 
@@ -197,9 +199,11 @@ class ReceivingProcesses:
             "source": self.source,
             "studies": sorted(self._studies) if self._studies is not None else None,
             "ae_title": self.ae_title.strip(),
-            "tcp_nodelay": self.options.tcp_nodelay,
-            "acse_timeout_s": self.options.acse_timeout_s,
-            "network_timeout_s": self.options.network_timeout_s,
+            # The association settings only (the worker builds the acceptor's from them).
+            "association": {
+                field.name: getattr(self.options, field.name)
+                for field in dataclasses.fields(AssociationSettings)
+            },
             "listen_fd": listening.fileno(),
         }
         # The worker imports this package from where the parent did (an installed or a source tree).
@@ -207,7 +211,7 @@ class ReceivingProcesses:
         env = {**os.environ, "PYTHONPATH": path}
         for number in range(self.processes):
             process = subprocess.Popen(
-                [sys.executable, "-m", "resources.pacs.receiving_processes"],
+                [sys.executable, "-m", "resources.pacs.receiving_worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 pass_fds=[listening.fileno()],
@@ -225,7 +229,7 @@ class ReceivingProcesses:
                 detail = str(exc) or f"exited with code {worker.process.wait()}"
                 raise ReceivingProcessError(
                     f"receiving process {worker.number} did not start: {detail}"
-                ) from None
+                ) from exc
         self._running = True
         log.info(
             "storage SCP %s listening on %s:%d with %d receiving processes",
@@ -282,7 +286,7 @@ class ReceivingProcesses:
                 except (EOFError, ValueError, OSError, ReceivingProcessError):
                     self._lost(worker)
                     continue
-                worker.counters.update({k: int(answer[k]) for k in _COUNTERS if k in answer})
+                worker.counters.update({k: int(answer[k]) for k in COUNTERS if k in answer})
                 answers.append(answer)
         return answers
 
@@ -313,94 +317,3 @@ class ReceivingProcesses:
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
-
-
-# -- the worker ---------------------------------------------------------------------------------------
-def _counters(writer: SpoolWriter, indexed: int) -> dict[str, int]:
-    counters = writer.counters
-    return {
-        "received": counters.received,
-        "bytes": counters.bytes,
-        "failed": counters.failed,
-        "parsed_headers": counters.parsed_headers,
-        "refused": counters.refused,
-        "indexed": indexed,
-    }
-
-
-def _answer(out: IO[bytes], message: dict[str, Any]) -> None:
-    out.write(json.dumps(message).encode() + b"\n")
-    out.flush()
-
-
-def serve(commands: IO[bytes], out: IO[bytes]) -> int:
-    """A worker's life: read its configuration, serve associations, answer flush and stop requests."""
-    try:
-        config = json.loads(commands.readline())
-        spool = SpoolStore(Path(config["spool_root"]), fsync=bool(config["fsync"]))
-        writer = SpoolWriter(spool, config["partition_key"], source=config["source"])
-        if config["studies"] is not None:
-            writer.accept_studies(set(config["studies"]))
-        settings = AcceptorSettings(
-            ae_title=config["ae_title"],
-            allowed_calling_ae_titles=frozenset(),
-            allowed_hosts=frozenset(),
-            max_associations=1,  # one at a time: the next association waits for another worker
-            sop_classes=frozenset(config["sop_classes"]),
-            transfer_syntaxes=tuple(config["transfer_syntaxes"]),
-            tcp_nodelay=bool(config["tcp_nodelay"]),
-            acse_timeout_s=float(config["acse_timeout_s"]),
-            network_timeout_s=float(config["network_timeout_s"]),
-            check_calling_ae_title=False,
-            check_called_ae_title=False,
-        )
-        listening = socket.socket(fileno=int(config["listen_fd"]))
-        # Non-blocking: when another worker wins the race for a connection, accept() must come back
-        # empty rather than wait for the next one (a stop would wait with it).
-        listening.setblocking(False)
-        acceptor = NativeAcceptor(
-            settings,
-            writer,
-            bind=("", 0),
-            listening_socket=listening,
-            one_at_a_time=True,
-            thread_name="receiving-process",
-            poll_interval_s=0.005,  # how long a stop waits for the serving loop to notice
-        )
-        acceptor.start()
-    except Exception as exc:  # the parent shows it; the worker has nothing to clean up yet
-        _answer(out, {"error": f"{type(exc).__name__}: {exc}"})
-        return 1
-    _answer(out, {"ready": True})
-    for line in commands:
-        op = json.loads(line).get("op")
-        if op == "flush":
-            _answer(out, _counters(writer, writer.flush()))
-        elif op == "stop":
-            acceptor.shutdown()
-            indexed = writer.flush()
-            writer.close()
-            spool.close()
-            _answer(out, _counters(writer, indexed))
-            # Everything is durable and indexed: skip the interpreter's teardown, which the parent's
-            # stop would otherwise wait for.
-            os._exit(0)
-    # The parent went away without stopping us: keep what was received.
-    acceptor.shutdown()
-    writer.close()
-    return 0
-
-
-def main() -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="dicom-lake receiving process: %(levelname)s %(message)s"
-    )
-    # The answers go to the parent on a private copy of stdout; whatever else writes to stdout (a
-    # library's stray print) lands on stderr instead of in the middle of an answer.
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    return serve(sys.stdin.buffer, answers)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

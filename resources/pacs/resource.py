@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from resources.dicom_network.association import NetworkOptions, PeerAddress, echo, peer_from_settings
-from resources.pacs.query import PacsQuerier, StudyRow
+from resources.pacs.find_results import StudyRow
+from resources.pacs.query import PacsQuerier
 from resources.pacs.retrieve import PartitionRetriever, RetrievalOptions, RetrievalSummary
 from resources.pacs.selection import StudySelector, read_cohort_csv
 from resources.pacs.study_index import (

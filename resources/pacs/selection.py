@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resources.pacs.errors import CohortFileError
-from resources.pacs.query import InstanceRow, SeriesRow, StudyIndex
+from resources.pacs.find_results import InstanceRow, SeriesRow, StudyIndex
 from resources.site_config import SelectionSettings
 from resources.sop_classes import (
     DOSE_SR_CLASSES,
@@ -142,9 +142,9 @@ def read_cohort_csv(path: Path, key: str) -> list[str]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
     except OSError as exc:
-        raise CohortFileError(f"{path}: cannot read the cohort file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CohortFileError(f"{path}: the cohort file is not UTF-8 text") from None
+        raise CohortFileError(f"{path}: cannot read the cohort file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CohortFileError(f"{path}: the cohort file is not UTF-8 text") from exc
     if not rows:
         return []
     header = [cell.strip().lower().replace(" ", "_") for cell in rows[0]]

@@ -6,7 +6,7 @@ pynetdicom's (C-GET, and the ``pynetdicom`` engine) and each receiving process
 File Meta Information are encoded directly as bytes, the SOP Instance/Class UIDs come from the
 C-STORE request. Study and Series Instance UIDs come from the retrieval context when the retriever
 announced the instance (it knows what it asked for, from the image-level C-FIND); otherwise from a
-scan of the header (:func:`resources.listener.instance_header.read_instance_header`, no decode).
+scan of the header (:func:`resources.spool.instance_header.read_instance_header`, no decode).
 
 Durability (what is guaranteed)
 -------------------------------
@@ -40,27 +40,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resources.dicom_network.acceptor import AbortAssociation, file_meta
-from resources.listener.errors import UnreadableInstance
-from resources.listener.instance_header import read_instance_header
+from resources.dicom_network.errors import AbortAssociation
+from resources.dicom_network.file_meta import file_meta
+from resources.dicom_network.status import StoreStatus
 from resources.spool import SpoolRecord, SpoolStore, SpoolWriteError
-from resources.spool.durability import SYNCFS_MIN_BATCH, fsync_directory, sync_filesystem, syncfs_available
+from resources.spool.durability import (
+    SYNCFS_MIN_BATCH,
+    fsync_directory,
+    fsync_file,
+    sync_filesystem,
+    syncfs_available,
+)
+from resources.spool.errors import UnreadableInstanceError
+from resources.spool.instance_header import read_instance_header
 
 log = logging.getLogger(__name__)
 
-STATUS_SUCCESS = 0x0000
-STATUS_OUT_OF_RESOURCES = 0xA700
-STATUS_CANNOT_UNDERSTAND = 0xC210
-STATUS_NOT_REQUESTED = 0xA900  # "data set does not match SOP class" is the nearest refusal PS3.4 offers
 MAX_SYNC_BACKLOG = 4  # batches waiting for their fsyncs before receiving blocks
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class SpoolWriter:
 
     :meth:`receive` is the receiver of the native acceptor; :meth:`handle_store` is the pynetdicom
     ``EVT_C_STORE`` handler (C-GET, and the ``pynetdicom`` engine). A subclass may raise
-    :class:`~resources.dicom_network.acceptor.AbortAssociation` from :meth:`receive` to abort the
+    :class:`~resources.dicom_network.errors.AbortAssociation` from :meth:`receive` to abort the
     sending association.
     """
 
@@ -123,11 +119,11 @@ class SpoolWriter:
         if known is not None:
             return known
         # Not announced (a whole study or series moved without listing it): read the two UIDs from the
-        # header with the listener's scanner (no decode; pydicom only for unusual transfer syntaxes).
+        # header with the spool's scanner (no decode; pydicom only for unusual transfer syntaxes).
         data = encoded[0] if len(encoded) == 1 else b"".join(encoded)
         try:
             header = read_instance_header(data, sop_instance_uid=sop_instance_uid)
-        except UnreadableInstance:
+        except UnreadableInstanceError:
             return None
         with self._lock:
             self.counters.parsed_headers += 1
@@ -152,12 +148,12 @@ class SpoolWriter:
             log.warning("instance %s: no Study/Series Instance UID in its header; refused", sop_instance_uid)
             with self._lock:
                 self.counters.failed += 1
-            return STATUS_CANNOT_UNDERSTAND
+            return StoreStatus.CANNOT_UNDERSTAND
         if self._studies is not None and context.study_uid not in self._studies:
             log.warning("instance %s: of a study this retrieval did not ask for; refused", sop_instance_uid)
             with self._lock:
                 self.counters.refused += 1
-            return STATUS_NOT_REQUESTED
+            return StoreStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS
         # A copy replacing a file already there (a whole series moved again) is fsynced before its
         # rename, as the listener does: a crash must never leave an indexed file half-replaced.
         replacing = os.path.exists(
@@ -179,7 +175,7 @@ class SpoolWriter:
             log.error("instance %s: %s", sop_instance_uid, exc)
             with self._lock:
                 self.counters.failed += 1
-            return STATUS_OUT_OF_RESOURCES
+            return StoreStatus.OUT_OF_RESOURCES
         with self._lock:
             self.counters.received += 1
             self.counters.bytes += record.size_bytes
@@ -187,7 +183,7 @@ class SpoolWriter:
             full = len(self._pending) >= self.batch_size
         if full:
             self._sync_in_background()
-        return STATUS_SUCCESS
+        return StoreStatus.SUCCESS
 
     def _take_pending(self) -> list[SpoolRecord]:
         with self._lock:
@@ -222,7 +218,7 @@ class SpoolWriter:
                     sync_filesystem(self.spool.root)
                 else:
                     for record in batch:
-                        _fsync_file(record.path)
+                        fsync_file(record.path)
                     # The study folders, then the partition and spool folders in case one is new.
                     partitions = {os.path.dirname(study) for study in studies}
                     spools = {os.path.dirname(partition) for partition in partitions}
@@ -290,7 +286,7 @@ class SpoolWriter:
             )
         except AbortAssociation:
             event.assoc.abort()
-            return STATUS_OUT_OF_RESOURCES
+            return StoreStatus.OUT_OF_RESOURCES
 
     # -- association notices of the native acceptor -------------------------------------------------
     def association_accepted(self, peer: str) -> None:

@@ -9,7 +9,7 @@ File Meta Information are encoded directly as bytes, the SOP Instance/Class UIDs
 C-STORE request, the transfer syntax from the presentation context. Study and Series Instance UIDs
 come from the retrieval context when the retriever announced the instance (it knows what it asked
 for, from the image-level C-FIND); otherwise from a scan of the header
-(:func:`resources.listener.instance_header.read_instance_header`, no decode).
+(:func:`resources.spool.instance_header.read_instance_header`, no decode).
 
 What is received is written by :class:`~resources.pacs.spool_writer.SpoolWriter`, whose docstring
 says what is guaranteed and when.
@@ -33,30 +33,7 @@ from resources.dicom_network.association import (
     nodelay_handlers,
     share_supported_contexts,
 )
-from resources.pacs.spool_writer import (  # re-exported: the retrieval's writer and its statuses
-    STATUS_CANNOT_UNDERSTAND,
-    STATUS_NOT_REQUESTED,
-    STATUS_OUT_OF_RESOURCES,
-    STATUS_SUCCESS,
-    InstanceContext,
-    ReceiveCounters,
-    SpoolWriter,
-)
-
-__all__ = [
-    "ENGINES",
-    "MAX_ASSOCIATIONS",
-    "STATUS_CANNOT_UNDERSTAND",
-    "STATUS_NOT_REQUESTED",
-    "STATUS_OUT_OF_RESOURCES",
-    "STATUS_SUCCESS",
-    "Engine",
-    "InstanceContext",
-    "ReceiveCounters",
-    "SpoolWriter",
-    "StorageScp",
-    "storage_sop_classes",
-]
+from resources.pacs.spool_writer import SpoolWriter
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +107,7 @@ class StorageScp:
             max_associations=MAX_ASSOCIATIONS,
             sop_classes=frozenset(storage_sop_classes()),
             transfer_syntaxes=tuple(str(ts) for ts in ALL_TRANSFER_SYNTAXES),
-            tcp_nodelay=self.options.tcp_nodelay,
-            acse_timeout_s=self.options.acse_timeout_s,
-            network_timeout_s=self.options.network_timeout_s,
+            association=self.options,
             check_calling_ae_title=False,
             check_called_ae_title=False,
         )

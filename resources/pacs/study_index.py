@@ -1,7 +1,8 @@
-"""The spool-side index of what the PACS holds for a partition (tables indexed_study / indexed_series).
+"""The index stage: what the PACS holds for a partition, selected and recorded in the spool index.
 
-A rerun replaces the partition's rows in one transaction. SR series are classified here (image-level
-C-FIND for their SOP class) so the retrieval stage knows the dose reports without asking again.
+A rerun replaces the partition's rows in one transaction (:meth:`SpoolStore.record_pacs_studies`).
+SR series are classified here (image-level C-FIND for their SOP class) so the retrieval stage knows
+the dose reports without asking again.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from resources.pacs.query import PacsQuerier, SeriesRow, StudyIndex, StudyRow
+from resources.pacs.find_results import SeriesRow, StudyIndex, StudyRow
+from resources.pacs.query import PacsQuerier
 from resources.pacs.selection import StudySelector, classify_series
-from resources.spool import SpoolStore, utc_now
+from resources.spool.pacs_index import IndexedStudy, PacsSeriesEntry, PacsStudyEntry
+from resources.spool.store import SpoolStore
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +33,6 @@ class IndexSummary:
     instances_reported: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     sr_series_without_image_answer: int = 0
-
-
-@dataclass(frozen=True)
-class IndexedSeries:
-    series_uid: str
-    study_uid: str
-    modality: str | None
-    series_number: int | None
-    series_description: str | None
-    sop_class_uid: str | None
-    n_instances: int | None
-    is_dose_report: bool
-
-
-@dataclass(frozen=True)
-class IndexedStudy:
-    study_uid: str
-    modalities: tuple[str, ...]
-    n_instances: int | None
-    series: tuple[IndexedSeries, ...]
 
 
 def partition_date_to_dicom(partition_key: str) -> str:
@@ -105,9 +88,8 @@ def index_partition(
     # Some archives match a date loosely; keep only the partition's own date.
     studies = [s for s in studies if (s.study_date or date) == date]
     summary.studies_found = len(studies)
-    study_rows: list[tuple[object, ...]] = []
-    series_rows: list[tuple[object, ...]] = []
-    now = utc_now()
+    study_entries: list[PacsStudyEntry] = []
+    series_entries: list[PacsSeriesEntry] = []
     for study in studies:
         indexed: StudyIndex = querier.index_study(study)
         decision = selector.decide(indexed)
@@ -121,56 +103,38 @@ def index_partition(
         if n_instances is None and all(s.n_instances is not None for s in indexed.series) and indexed.series:
             n_instances = sum(int(s.n_instances or 0) for s in indexed.series)
         summary.instances_reported += int(n_instances or 0) if decision.selected else 0
-        study_rows.append(
-            (
-                study.study_uid,
-                partition_key,
-                study.accession_number,
-                study.study_date,
-                study.study_time,
-                "\\".join(indexed.modalities),
-                study.study_description,
-                "\\".join(indexed.station_names) or None,
-                study.n_series if study.n_series is not None else len(indexed.series),
-                n_instances,
-                int(decision.selected),
-                decision.reason,
-                now,
+        study_entries.append(
+            PacsStudyEntry(
+                study_uid=study.study_uid,
+                accession_number=study.accession_number,
+                study_date=study.study_date,
+                study_time=study.study_time,
+                modalities=indexed.modalities,
+                study_description=study.study_description,
+                station_names=indexed.station_names,
+                n_series=study.n_series if study.n_series is not None else len(indexed.series),
+                n_instances=n_instances,
+                selected=decision.selected,
+                selection_reason=decision.reason,
             )
         )
         for series in indexed.series:
             is_dose, sop_class = _classify_for_index(querier, series, decision.selected, summary)
             summary.dose_report_series += int(is_dose and decision.selected)
-            series_rows.append(
-                (
-                    series.series_uid,
-                    study.study_uid,
-                    partition_key,
-                    series.modality,
-                    series.series_number,
-                    series.series_description,
-                    series.station_name,
-                    sop_class,
-                    series.n_instances,
-                    int(is_dose),
-                    now,
+            series_entries.append(
+                PacsSeriesEntry(
+                    series_uid=series.series_uid,
+                    study_uid=study.study_uid,
+                    modality=series.modality,
+                    series_number=series.series_number,
+                    series_description=series.series_description,
+                    station_name=series.station_name,
+                    sop_class_uid=sop_class,
+                    n_instances=series.n_instances,
+                    is_dose_report=is_dose,
                 )
             )
-    with spool.connect() as con:
-        con.execute("DELETE FROM indexed_series WHERE partition_key = ?", (partition_key,))
-        con.execute("DELETE FROM indexed_study WHERE partition_key = ?", (partition_key,))
-        con.executemany(
-            """INSERT OR REPLACE INTO indexed_study (study_uid, partition_key, accession_number, study_date,
-                   study_time, modalities, study_description, station_name, n_series, n_instances,
-                   selected, selection_reason, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            study_rows,
-        )
-        con.executemany(
-            """INSERT OR REPLACE INTO indexed_series (series_uid, study_uid, partition_key, modality,
-                   series_number, series_description, station_name, sop_class_uid, n_instances,
-                   is_dose_report, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-            series_rows,
-        )
+    spool.record_pacs_studies(partition_key, study_entries, series_entries)
     log.info(
         "partition %s: %d studies found, %d selected, %d series",
         partition_key,
@@ -195,38 +159,4 @@ def _classify_for_index(
 
 def read_partition_index(spool: SpoolStore, partition_key: str) -> list[IndexedStudy]:
     """The selected studies of a partition with their series, as the index stage recorded them."""
-    with spool.connect() as con:
-        studies = con.execute(
-            "SELECT study_uid, modalities, n_instances FROM indexed_study"
-            " WHERE partition_key = ? AND selected = 1 ORDER BY study_uid",
-            (partition_key,),
-        ).fetchall()
-        series = con.execute(
-            "SELECT series_uid, study_uid, modality, series_number, series_description, sop_class_uid,"
-            " n_instances, is_dose_report FROM indexed_series WHERE partition_key = ?"
-            " ORDER BY study_uid, series_number, series_uid",
-            (partition_key,),
-        ).fetchall()
-    by_study: dict[str, list[IndexedSeries]] = {}
-    for row in series:
-        by_study.setdefault(row["study_uid"], []).append(
-            IndexedSeries(
-                series_uid=row["series_uid"],
-                study_uid=row["study_uid"],
-                modality=row["modality"],
-                series_number=row["series_number"],
-                series_description=row["series_description"],
-                sop_class_uid=row["sop_class_uid"],
-                n_instances=row["n_instances"],
-                is_dose_report=bool(row["is_dose_report"]),
-            )
-        )
-    return [
-        IndexedStudy(
-            study_uid=row["study_uid"],
-            modalities=tuple(m for m in (row["modalities"] or "").split("\\") if m),
-            n_instances=row["n_instances"],
-            series=tuple(by_study.get(row["study_uid"], [])),
-        )
-        for row in studies
-    ]
+    return spool.selected_pacs_studies(partition_key)

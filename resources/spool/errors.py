@@ -11,3 +11,7 @@ class SpoolError(DicomLakeError):
 
 class SpoolWriteError(SpoolError):
     """A received instance could not be written or indexed (disk full, permissions ...)."""
+
+
+class UnreadableInstanceError(SpoolError):
+    """A received dataset could not be parsed far enough to file it (names the SOP Instance UID)."""

@@ -3,9 +3,13 @@
 Files are written atomically (temporary file in the same folder, fsync, rename, fsync of the folder),
 so a reader never sees a partial file and a crash leaves at most a ``.part`` file that is ignored and
 swept. Permissions are owner-only. Every received instance gets a row in the spool index
-(``index.sqlite`` beside the files): SOP/series/study UIDs, partition, SHA-256, size, where it came from
-and its state. The index is the only record of what has already been received, which is what makes
-retrieval resumable and reruns idempotent.
+(``index.sqlite`` beside the files, :mod:`resources.spool.index_schema`): SOP/series/study UIDs,
+partition, SHA-256, size, where it came from and its state. The index is the only record of what has
+already been received, which is what makes retrieval resumable and reruns idempotent.
+
+:class:`SpoolStore` is the one way in: every question and every change to the index is one of its
+methods; the SQL behind them lives in :mod:`~resources.spool.instance_index`,
+:mod:`~resources.spool.pacs_index` and :mod:`~resources.spool.retrieval_failures`.
 
 The spool index is in the identifiable zone too (it holds source UIDs and descriptions); nothing from
 it may be copied into logs or Dagster metadata except counts.
@@ -15,125 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
-import re
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
+import resources.spool.instance_index as instance_index
+import resources.spool.pacs_index as pacs_index
+import resources.spool.retrieval_failures as retrieval_failures
 from resources.spool.durability import write_atomically_sized
-from resources.spool.errors import SpoolWriteError
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS indexed_study (
-    study_uid TEXT PRIMARY KEY,
-    partition_key TEXT NOT NULL,
-    accession_number TEXT,
-    study_date TEXT,
-    study_time TEXT,
-    modalities TEXT,
-    study_description TEXT,
-    station_name TEXT,
-    n_series INTEGER,
-    n_instances INTEGER,
-    selected INTEGER NOT NULL DEFAULT 1,
-    selection_reason TEXT,
-    indexed_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ix_indexed_study_partition ON indexed_study(partition_key);
-CREATE TABLE IF NOT EXISTS indexed_series (
-    series_uid TEXT PRIMARY KEY,
-    study_uid TEXT NOT NULL,
-    partition_key TEXT NOT NULL,
-    modality TEXT,
-    series_number INTEGER,
-    series_description TEXT,
-    station_name TEXT,
-    sop_class_uid TEXT,
-    n_instances INTEGER,
-    is_dose_report INTEGER NOT NULL DEFAULT 0,
-    indexed_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ix_indexed_series_partition ON indexed_series(partition_key);
-CREATE TABLE IF NOT EXISTS spool_instance (
-    sop_instance_uid TEXT PRIMARY KEY,
-    partition_key TEXT NOT NULL,
-    study_uid TEXT NOT NULL,
-    series_uid TEXT NOT NULL,
-    sop_class_uid TEXT NOT NULL,
-    path TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    calling_ae_title TEXT,
-    received_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'received',
-    state_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS ix_spool_instance_partition ON spool_instance(partition_key);
-CREATE INDEX IF NOT EXISTS ix_spool_instance_study ON spool_instance(study_uid);
-CREATE INDEX IF NOT EXISTS ix_spool_instance_received ON spool_instance(received_at);
-CREATE TABLE IF NOT EXISTS retrieval_failure (
-    partition_key TEXT NOT NULL,
-    study_uid TEXT NOT NULL,
-    series_uid TEXT NOT NULL DEFAULT '',
-    sop_instance_uid TEXT NOT NULL DEFAULT '',
-    reason TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1,
-    last_attempt_at TEXT NOT NULL,
-    PRIMARY KEY (study_uid, series_uid, sop_instance_uid)
-);
-"""
-
-STATES = ("received", "released", "quarantined", "purged")
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-def partition_key_from_dicom_date(value: str | None) -> str | None:
-    """``YYYYMMDD`` (DICOM DA) to the partition key ``YYYY-MM-DD``; None when absent or invalid."""
-    if not value:
-        return None
-    text = str(value).strip()
-    if len(text) != 8 or not text.isdigit():
-        return None
-    try:  # dt.date validates the calendar; cheaper than strptime on the receive path
-        dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-
-
-@dataclass(frozen=True)
-class SpoolRecord:
-    sop_instance_uid: str
-    partition_key: str
-    study_uid: str
-    series_uid: str
-    sop_class_uid: str
-    path: Path
-    sha256: str
-    size_bytes: int
-    source: str
-    received_at: str
-    state: str = "received"
-    calling_ae_title: str | None = None
-    state_reason: str | None = None
-
-
-_PLAIN_UID = re.compile(r"[0-9.]{1,64}")
-
-
-def _safe_component(uid: str) -> str:
-    # UIDs are digits and dots; anything else (a broken sender) is hashed so it cannot escape the folder.
-    if _PLAIN_UID.fullmatch(uid) and uid.strip("."):
-        return uid
-    return "x" + hashlib.sha256(uid.encode("utf-8", "replace")).hexdigest()[:40]
+from resources.spool.index_schema import SpoolIndexDatabase
+from resources.spool.instance_index import StudyArrival
+from resources.spool.layout import instance_path
+from resources.spool.pacs_index import IndexedStudy, PacsSeriesEntry, PacsStudyEntry
+from resources.spool.records import SpoolRecord, utc_now
 
 
 class SpoolStore:
@@ -147,76 +45,15 @@ class SpoolStore:
             os.chmod(self.root, 0o700)
         self._root_text = os.fspath(self.root)
         self.index_path = self.root / "index.sqlite"
-        self._local = threading.local()
-        # executescript manages its own transaction, so it runs outside connect().
-        self._connection().executescript(_SCHEMA)
-
-    # -- index connection -------------------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        con: sqlite3.Connection | None = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.index_path, timeout=60, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.execute("PRAGMA busy_timeout=60000")
-            con.row_factory = sqlite3.Row
-            self._local.con = con
-        return con
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
-        con = self._connection()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+        self._index = SpoolIndexDatabase(self.index_path)
 
     def close(self) -> None:
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            con.close()
-            self._local.con = None
+        """Close this thread's connection to the index (the next call opens a new one)."""
+        self._index.close()
 
     # -- files ----------------------------------------------------------------------------------------
     def path_for(self, partition_key: str, study_uid: str, sop_instance_uid: str) -> Path:
-        # One string, one Path: this runs for every received instance, and pathlib's "/" parses anew.
-        study, sop = _safe_component(study_uid), _safe_component(sop_instance_uid)
-        return Path(f"{self._root_text}/{partition_key}/{study}/{sop}.dcm")
-
-    def has_instance(self, sop_instance_uid: str) -> bool:
-        row = (
-            self._connection()
-            .execute("SELECT 1 FROM spool_instance WHERE sop_instance_uid = ?", (sop_instance_uid,))
-            .fetchone()
-        )
-        return row is not None
-
-    def known_instances(self, sop_instance_uids: Sequence[str] | None = None) -> set[str]:
-        """SOP Instance UIDs whose files are in the spool (purged ones are not: they may be fetched again)."""
-        con = self._connection()
-        if sop_instance_uids is None:
-            return {
-                r[0]
-                for r in con.execute("SELECT sop_instance_uid FROM spool_instance WHERE state != 'purged'")
-            }
-        found: set[str] = set()
-        uids = list(sop_instance_uids)
-        for start in range(0, len(uids), 500):
-            batch = uids[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            found.update(
-                r[0]
-                for r in con.execute(
-                    "SELECT sop_instance_uid FROM spool_instance"
-                    f" WHERE state != 'purged' AND sop_instance_uid IN ({marks})",
-                    batch,
-                )
-            )
-        return found
+        return instance_path(self._root_text, partition_key, study_uid, sop_instance_uid)
 
     def store(
         self,
@@ -293,73 +130,6 @@ class SpoolStore:
             calling_ae_title=calling_ae_title,
         )
 
-    def index_records(self, records: Sequence[SpoolRecord]) -> None:
-        """Record written files in the spool index, all in one transaction (idempotent per SOP UID).
-
-        Raises
-        ------
-        SpoolWriteError
-            If the index cannot be written (no row of the batch is recorded then).
-        """
-        if not records:
-            return
-        try:
-            with self.connect() as con:
-                con.executemany(
-                    """INSERT INTO spool_instance (sop_instance_uid, partition_key, study_uid, series_uid,
-                           sop_class_uid, path, sha256, size_bytes, source, calling_ae_title,
-                           received_at, state)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,'received')
-                       ON CONFLICT(sop_instance_uid) DO UPDATE SET
-                           partition_key=excluded.partition_key, study_uid=excluded.study_uid,
-                           series_uid=excluded.series_uid, sop_class_uid=excluded.sop_class_uid,
-                           path=excluded.path, sha256=excluded.sha256, size_bytes=excluded.size_bytes,
-                           source=excluded.source, calling_ae_title=excluded.calling_ae_title,
-                           received_at=excluded.received_at, state='received', state_reason=NULL""",
-                    [
-                        (
-                            record.sop_instance_uid,
-                            record.partition_key,
-                            record.study_uid,
-                            record.series_uid,
-                            record.sop_class_uid,
-                            str(record.path),
-                            record.sha256,
-                            record.size_bytes,
-                            record.source,
-                            record.calling_ae_title,
-                            record.received_at,
-                        )
-                        for record in records
-                    ],
-                )
-        except sqlite3.Error as exc:
-            first = records[0].path.name
-            what = first if len(records) == 1 else f"{len(records)} files from {first}"
-            raise SpoolWriteError(f"{what}: stored but not indexed: {exc}") from exc
-
-    # -- queries used by downstream stages ----------------------------------------------------------------
-    def instances(
-        self, partition_key: str, *, states: Sequence[str] = ("received", "released")
-    ) -> list[SpoolRecord]:
-        """The partition's spool rows (ordered by study, series, SOP UID), files that still exist only."""
-        marks = ",".join("?" * len(states))
-        rows = self._connection().execute(
-            f"""SELECT * FROM spool_instance WHERE partition_key = ? AND state IN ({marks})
-                ORDER BY study_uid, series_uid, sop_instance_uid""",
-            (partition_key, *states),
-        )
-        return [self._record(r) for r in rows]
-
-    def set_state(self, sop_instance_uids: Sequence[str], state: str, reason: str | None = None) -> None:
-        if state not in STATES:
-            raise ValueError(f"unknown spool state {state!r}")
-        with self.connect() as con:
-            con.executemany(
-                "UPDATE spool_instance SET state = ?, state_reason = ? WHERE sop_instance_uid = ?",
-                [(state, reason, uid) for uid in sop_instance_uids],
-            )
-
     def sweep_partial_files(self) -> int:
         """Remove ``.part`` files left by a crash mid-write; returns how many were removed."""
         removed = 0
@@ -372,36 +142,78 @@ class SpoolStore:
     def purge(self, *, older_than: dt.timedelta, states: Sequence[str] = ("released", "quarantined")) -> int:
         """Delete spool files whose instances were released or quarantined longer ago than ``older_than``."""
         cutoff = (dt.datetime.now(dt.UTC) - older_than).isoformat(timespec="microseconds")
-        marks = ",".join("?" * len(states))
-        rows = (
-            self._connection()
-            .execute(
-                "SELECT sop_instance_uid, path FROM spool_instance"
-                f" WHERE state IN ({marks}) AND received_at < ?",
-                (*states, cutoff),
-            )
-            .fetchall()
-        )
-        for row in rows:
+        expired = instance_index.received_before(self._index, states, cutoff)
+        for _uid, path in expired:
             with contextlib.suppress(FileNotFoundError):
-                Path(row["path"]).unlink()
-        self.set_state([r["sop_instance_uid"] for r in rows], "purged")
-        return len(rows)
+                path.unlink()
+        self.set_state([uid for uid, _path in expired], "purged")
+        return len(expired)
 
-    @staticmethod
-    def _record(row: sqlite3.Row) -> SpoolRecord:
-        return SpoolRecord(
-            sop_instance_uid=row["sop_instance_uid"],
-            partition_key=row["partition_key"],
-            study_uid=row["study_uid"],
-            series_uid=row["series_uid"],
-            sop_class_uid=row["sop_class_uid"],
-            path=Path(row["path"]),
-            sha256=row["sha256"],
-            size_bytes=row["size_bytes"],
-            source=row["source"],
-            received_at=row["received_at"],
-            state=row["state"],
-            calling_ae_title=row["calling_ae_title"],
-            state_reason=row["state_reason"],
-        )
+    # -- received instances (spool_instance) ------------------------------------------------------------
+    def index_records(self, records: Sequence[SpoolRecord]) -> None:
+        """Record written files in the spool index, all in one transaction (idempotent per SOP UID).
+
+        Raises
+        ------
+        SpoolWriteError
+            If the index cannot be written (no row of the batch is recorded then).
+        """
+        if records:
+            instance_index.record_instances(self._index, records)
+
+    def has_instance(self, sop_instance_uid: str) -> bool:
+        return instance_index.has_instance(self._index, sop_instance_uid)
+
+    def known_instances(self, sop_instance_uids: Sequence[str] | None = None) -> set[str]:
+        """SOP Instance UIDs whose files are in the spool (purged ones are not: they may be fetched again)."""
+        return instance_index.known_instances(self._index, sop_instance_uids)
+
+    def study_instance_count(self, study_uid: str) -> int:
+        """How many instances of the study the index has ever recorded (purged ones too)."""
+        return instance_index.instance_count(self._index, column="study_uid", uid=study_uid)
+
+    def series_instance_count(self, series_uid: str) -> int:
+        """How many instances of the series the index has ever recorded (purged ones too)."""
+        return instance_index.instance_count(self._index, column="series_uid", uid=series_uid)
+
+    def instances(
+        self, partition_key: str, *, states: Sequence[str] = ("received", "released")
+    ) -> list[SpoolRecord]:
+        """The partition's spool rows (ordered by study, series, SOP UID), files that still exist only."""
+        return instance_index.partition_instances(self._index, partition_key, states)
+
+    def set_state(self, sop_instance_uids: Sequence[str], state: str, reason: str | None = None) -> None:
+        """Move instances to ``state`` (see :data:`~resources.spool.records.STATES`).
+
+        Raises
+        ------
+        ValueError
+            If ``state`` is not a spool state.
+        """
+        instance_index.set_state(self._index, sop_instance_uids, state, reason)
+
+    def study_arrivals(self, *, source: str, after: str | None) -> list[StudyArrival]:
+        """Instances from ``source`` received after ``after`` (ISO UTC), grouped by study and partition."""
+        return instance_index.study_arrivals(self._index, source=source, after=after)
+
+    # -- what the PACS holds (indexed_study, indexed_series) ---------------------------------------------
+    def record_pacs_studies(
+        self, partition_key: str, studies: Sequence[PacsStudyEntry], series: Sequence[PacsSeriesEntry]
+    ) -> None:
+        """Replace the partition's indexed studies and series with these, in one transaction."""
+        pacs_index.replace_partition(self._index, partition_key, studies, series)
+
+    def selected_pacs_studies(self, partition_key: str) -> list[IndexedStudy]:
+        """The partition's selected studies with their series, as the index stage recorded them."""
+        return pacs_index.selected_studies(self._index, partition_key)
+
+    # -- what a retrieval could not get (retrieval_failure) ---------------------------------------------
+    def record_retrieval_failures(
+        self, partition_key: str, study_uid: str, missing: Sequence[tuple[str, str]], reason: str
+    ) -> None:
+        """Record each missing ``(series UID, SOP Instance UID)`` of a study ("" for a whole level)."""
+        retrieval_failures.record_failures(self._index, partition_key, study_uid, missing, reason)
+
+    def clear_retrieval_failures(self, study_uid: str) -> None:
+        """Forget a study's recorded failures (it is complete now)."""
+        retrieval_failures.clear_failures(self._index, study_uid)

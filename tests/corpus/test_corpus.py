@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 
 from resources.corpus import CorpusManifest, CorpusSpec, generate_corpus, iter_corpus
 from resources.corpus.generator import assemble, encoded_instances, study_recipes
-from resources.corpus.plan import CorpusPlanner
+from resources.corpus.planner import CorpusPlanner
 from resources.corpus.tag_paths import TagPathError, resolve_tag_path
 from tests.corpus.conftest import SPEC
 

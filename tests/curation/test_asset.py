@@ -16,6 +16,7 @@ from assets.curation import (
     curated_quality_flags,
 )
 from orchestration.cli import main as cli_main
+from resources.curation.resource import CurationResource
 from resources.site_resource import SiteConfigResource
 from resources.warehouse.resource import WarehouseResource
 from tests.curation.factory import make_dataset, write
@@ -43,10 +44,11 @@ def _research_partition(site: Path, n: int) -> Path:
 
 
 def _run(site: Path) -> dg.ExecuteInProcessResult:
-    resource = WarehouseResource(site=SiteConfigResource(config_path=str(site)))
+    config = SiteConfigResource(config_path=str(site))
+    warehouse = WarehouseResource(site=config)
     return dg.materialize(
         [curated_instances, curated_partition_not_empty, curated_field_completeness, curated_quality_flags],
-        resources={"warehouse": resource},
+        resources={"warehouse": warehouse, "curation": CurationResource(site=config, warehouse=warehouse)},
         partition_key=PARTITION,
         raise_on_error=False,
     )

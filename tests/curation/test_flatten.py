@@ -8,7 +8,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from resources.curation.flatten import UnreadableHeaderError, flatten_dataset, read_header
+from resources.curation.flatten import flatten_dataset
+from resources.curation.header_reader import UnreadableHeaderError, read_header
 from tests.curation.factory import make_dataset, write
 
 

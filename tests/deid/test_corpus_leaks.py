@@ -16,9 +16,9 @@ from pydicom.dataset import Dataset
 
 from resources.corpus.generator import CorpusManifest, generate_corpus
 from resources.corpus.spec import CorpusSpec
+from resources.deid.deny_list import Identifiers, deny_list_for
 from resources.deid.engine import Deidentifier
 from resources.deid.folder_run import deidentify_folder
-from resources.deid.phi_scanner import Identifiers, deny_list_for
 
 # Kept on purpose by an option that is on: Retain Patient Characteristics keeps Ethnic Group (PS3.15).
 RETAINED_BY_OPTION = {"ethnic_group"}

@@ -12,12 +12,12 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ImplicitVRLittleEndian
 
-import resources.deid.engine as engine_module
+import resources.deid.profile_application as profile_application
 from resources.corpus.generator import generate_corpus
 from resources.corpus.spec import CorpusSpec
+from resources.deid.deny_list import DenyList, Identifiers
 from resources.deid.encoder import encode_file
 from resources.deid.engine import Deidentifier
-from resources.deid.phi_scanner import DenyList, Identifiers
 from tests.deid.builders import ct_dataset
 
 
@@ -66,7 +66,7 @@ def test_raw_text_screen_changes_nothing(
 ) -> None:
     """Every kept text element judged on its bytes comes out as the converting path writes it."""
     fast = [engine.deidentify_file(path) for path in corpus_files]
-    monkeypatch.setattr(engine_module, "_raw_text_is_clean", lambda ds, raw, deny: False)
+    monkeypatch.setattr(profile_application, "_raw_text_is_clean", lambda ds, raw, deny: False)
     slow = [engine.deidentify_file(path) for path in corpus_files]
     for quick, careful in zip(fast, slow, strict=True):
         assert quick.outcome == careful.outcome
@@ -142,7 +142,7 @@ def test_encoder_matches_pydicom_for_converted_values(tmp_path: Path) -> None:
 def test_phone_recognizer_gate_changes_nothing(corpus_files: list[Path]) -> None:
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    from resources.deid.phi_scanner import PHONE_REGIONS, _digit_gated_phone_recognizer
+    from resources.deid.phi_recognizers import PHONE_REGIONS, _digit_gated_phone_recognizer
 
     plain = PhoneRecognizer(supported_regions=PHONE_REGIONS)
     gated = _digit_gated_phone_recognizer(PHONE_REGIONS)

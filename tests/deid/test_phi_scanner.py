@@ -6,13 +6,8 @@ import socket
 
 import pytest
 
-from resources.deid.phi_scanner import (
-    Identifiers,
-    PhiScanner,
-    birth_date_variants,
-    deny_list_for,
-    name_variants,
-)
+from resources.deid.deny_list import Identifiers, birth_date_variants, deny_list_for, name_variants
+from resources.deid.phi_scanner import PhiScanner
 
 
 def test_building_and_scanning_never_touch_the_network(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,7 +63,7 @@ def test_vendor_rdsrs_keep_content_tree_and_give_identical_dose_results(
     engine: Deidentifier, openrem_test_files: Path
 ) -> None:
     """Every numeric item and code of each real vendor SR survives; the dose reader sees the same doses."""
-    rdsr = pytest.importorskip("resources.dose.rdsr")
+    rdsr = pytest.importorskip("resources.dose.rdsr.ct_radiation_dose")
     reports = _ct_dose_reports(openrem_test_files)
     assert len(reports) >= 10
     compared = 0

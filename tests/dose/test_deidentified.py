@@ -15,7 +15,7 @@ import pytest
 
 from resources.dose.dedup import deduplicate_study
 from resources.dose.errors import NotADoseReportError
-from resources.dose.rdsr import CtDoseReport, read_ct_radiation_dose
+from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose, read_ct_radiation_dose
 
 pytestmark = [pytest.mark.openrem, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ def deidentified(openrem_test_files: Path, tmp_path_factory: pytest.TempPathFact
     return result
 
 
-def dose_view(report: CtDoseReport) -> list[tuple[object, ...]]:
+def dose_view(report: CTRadiationDose) -> list[tuple[object, ...]]:
     return [
         (
             e.acquisition_type,

@@ -17,7 +17,7 @@ from resources.dose.linking import (
     link_events,
     summarise_series,
 )
-from resources.dose.rdsr import read_dataset
+from resources.dose.rdsr.ct_radiation_dose import read_dataset
 from tests.dose.conftest import ct_event, ct_image, rdsr_dataset
 
 T0 = dt.datetime(2026, 1, 5, 10, 0, 0)

@@ -5,6 +5,7 @@ are not publicly available: the corpus generates them consistently with its gene
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,18 +13,41 @@ import pytest
 from resources.corpus import CorpusManifest
 from resources.dose.drl import AuditStudy, DrlMapping, audit, load_drl_set
 from resources.dose.exam_context import ExamContext, default_exam_context
-from resources.dose.partition_analysis import PartitionAnalysis, analyse_files, study_dose_rows
+from resources.dose.partition_events import PartitionAnalysis, analyse_files
+from resources.dose.study_rows import study_dose_rows
+from resources.dose.table_rows import table_rows
+from resources.warehouse import dose_tables
 
 UK = load_drl_set("uk_2022")
+
+
+@dataclass
+class RowsAsWritten:
+    """A partition's rows as the column mappings the dose engine writes to the warehouse."""
+
+    events: list[dict[str, object]]
+    links: list[dict[str, object]]
+    contexts: list[dict[str, object]]
+    unreadable: list[tuple[str, str]]
+
+
+def as_written(analysis: PartitionAnalysis) -> RowsAsWritten:
+    return RowsAsWritten(
+        table_rows(dose_tables.CtDoseEvent, analysis.events),
+        table_rows(dose_tables.CtEventSeriesLink, analysis.links),
+        table_rows(dose_tables.DoseStudyContext, analysis.contexts),
+        analysis.unreadable,
+    )
 
 
 @pytest.fixture(scope="module")
 def analysed(
     generated_site: tuple[Path, CorpusManifest],
-) -> tuple[PartitionAnalysis, list[dict], CorpusManifest]:
+) -> tuple[RowsAsWritten, list[dict[str, object]], CorpusManifest]:
     folder, manifest = generated_site
     analysis = analyse_files(sorted(folder.rglob("*.dcm")), default_exam_context(), DrlMapping.load())
-    return analysis, study_dose_rows(analysis.events, analysis.contexts), manifest
+    studies = study_dose_rows(analysis.events, analysis.contexts)
+    return as_written(analysis), table_rows(dose_tables.StudyDose, studies), manifest
 
 
 def ct_truth(manifest: CorpusManifest) -> dict[str, dict]:
@@ -130,8 +154,8 @@ def test_exam_context_stub_is_used_when_given(generated_site: tuple[Path, Corpus
         calls.append(text)
         return None
 
-    analysis = analyse_files(
-        files, ExamContext(infer_region=lambda _t: None, exam_name=namer), DrlMapping({})
+    analysis = as_written(
+        analyse_files(files, ExamContext(infer_region=lambda _t: None, exam_name=namer), DrlMapping({}))
     )
     assert calls
     assert all(c["drl_category"] is None and c["unmapped_name"] for c in analysis.contexts)

@@ -12,7 +12,7 @@ import pydicom
 import pytest
 
 from resources.dose.errors import NotADoseReportError
-from resources.dose.rdsr import read_ct_radiation_dose
+from resources.dose.rdsr.ct_radiation_dose import read_ct_radiation_dose
 
 pytestmark = [pytest.mark.openrem, pytest.mark.dcmtk]
 

@@ -14,7 +14,8 @@ import pytest
 from resources.dose.codes import AcquisitionType, Code, Phantom
 from resources.dose.dedup import deduplicate_study
 from resources.dose.errors import NotADoseReportError
-from resources.dose.rdsr import CHARSET_MISMATCH_FLAG, CtDoseReport, read_ct_radiation_dose
+from resources.dose.rdsr.content_tree import CHARSET_MISMATCH_FLAG
+from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose, read_ct_radiation_dose
 
 pytestmark = pytest.mark.openrem
 
@@ -24,7 +25,7 @@ ST = AcquisitionType.STATIONARY
 SQ = AcquisitionType.SEQUENCED
 
 
-def read(folder: Path, name: str) -> CtDoseReport:
+def read(folder: Path, name: str) -> CTRadiationDose:
     return read_ct_radiation_dose(folder / name)
 
 

@@ -10,7 +10,8 @@ from pydicom.dataset import Dataset
 
 from resources.dose.codes import AcquisitionType
 from resources.dose.errors import NotADoseReportError, UnreadableFileError
-from resources.dose.rdsr import CHARSET_MISMATCH_FLAG, read_ct_radiation_dose, read_dataset
+from resources.dose.rdsr.content_tree import CHARSET_MISMATCH_FLAG
+from resources.dose.rdsr.ct_radiation_dose import read_ct_radiation_dose, read_dataset
 from tests.dose.conftest import ct_event, rdsr_dataset
 
 

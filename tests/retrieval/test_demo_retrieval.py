@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydicom import dcmread
 
-from resources.dicom_network.acceptor import AbortAssociation
 from resources.dicom_network.association import NetworkOptions, PeerAddress
+from resources.dicom_network.errors import AbortAssociation
 from resources.pacs.demo_pacs import DemoPacs
 from resources.pacs.errors import (
     OutsideAllowedWindowError,
@@ -30,6 +30,7 @@ from resources.site_config import TimeWindow
 from resources.spool import SpoolStore
 from tests.peers import free_port
 from tests.retrieval.conftest import LAKE_AE, PARTITION, Archive, RunningDemo
+from tests.retrieval.spool_tables import spool_tables
 from tests.retrieval.synthetic import build_study
 
 CT_ONLY = StudySelector(modalities=["CT"])
@@ -85,7 +86,7 @@ def test_index_records_selected_studies_and_a_rerun_replaces_the_rows(
     assert summary.skipped_reasons == {"no selected modality": 1}
     assert summary.dose_report_series == 1
     summary = _index(demo, spool)
-    with spool.connect() as con:
+    with spool_tables(spool) as con:
         studies = con.execute(
             "SELECT count(*) FROM indexed_study WHERE partition_key = ?", (PARTITION,)
         ).fetchone()
@@ -252,7 +253,7 @@ def test_interrupted_move_is_recorded_and_completed_by_the_next_run_without_dupl
     assert "are kept" in str(caught.value)
     kept = set(_spool_uids(spool))
     assert 0 < len(kept) < len(wanted)
-    with spool.connect() as con:
+    with spool_tables(spool) as con:
         failures = con.execute(
             "SELECT count(*) FROM retrieval_failure WHERE partition_key = ?", (PARTITION,)
         ).fetchone()[0]
@@ -262,7 +263,7 @@ def test_interrupted_move_is_recorded_and_completed_by_the_next_run_without_dupl
     assert second.instances_retrieved == len(wanted) - len(kept)
     uids = _spool_uids(spool)
     assert sorted(uids) == sorted(wanted)  # every instance once, none twice
-    with spool.connect() as con:
+    with spool_tables(spool) as con:
         assert con.execute("SELECT count(*) FROM retrieval_failure").fetchone()[0] == 0
 
 

@@ -18,6 +18,7 @@ from resources.pacs.storage_scp import SpoolWriter
 from resources.pacs.study_index import index_partition, read_partition_index
 from resources.spool import SpoolStore
 from tests.retrieval.conftest import PARTITION, Archive, build_archive
+from tests.retrieval.spool_tables import spool_tables
 from tests.retrieval.test_demo_retrieval import AbortingWriter, metadata_expectation
 
 NETWORK = NetworkOptions(acse_timeout_s=5, dimse_timeout_s=15, network_timeout_s=15)
@@ -192,7 +193,7 @@ def test_dcmqrscp_index_falls_back_to_series_modalities_and_retrieves(
     meta = pacs.retrieve(spool, policy="metadata")
     # dcmqrscp answers IMAGE level without SOP Class UID, so a non-dose SR cannot be ruled out and is
     # retrieved too ("when unsure, retrieve the SR series").
-    with spool.connect() as con:
+    with spool_tables(spool) as con:
         sr_classes = {
             r[0] for r in con.execute("SELECT sop_class_uid FROM indexed_series WHERE modality = 'SR'")
         }

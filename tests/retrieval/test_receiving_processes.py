@@ -13,10 +13,10 @@ import pytest
 from pydicom import dcmread
 
 from resources.dicom_network.association import NetworkOptions
+from resources.dicom_network.status import StoreStatus
 from resources.pacs.errors import PacsError
 from resources.pacs.receiving_processes import ReceivingProcessError, ReceivingProcesses
 from resources.pacs.retrieve import PartitionRetriever
-from resources.pacs.storage_scp import STATUS_NOT_REQUESTED, STATUS_SUCCESS
 from resources.pacs.study_index import read_partition_index
 from resources.spool import SpoolStore
 from tests.retrieval.conftest import LAKE_AE, PARTITION, Archive, RunningDemo
@@ -85,7 +85,7 @@ def test_receiving_processes_refuse_other_studies_and_report_counts(tmp_path: Pa
         statuses = _send(workers.port, [*wanted, stray])
         assert workers.flush() == 3  # indexed by the time flush() returns
         assert len(spool.instances(PARTITION)) == 3
-    assert statuses == [STATUS_SUCCESS] * 3 + [STATUS_NOT_REQUESTED]
+    assert statuses == [StoreStatus.SUCCESS] * 3 + [StoreStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS]
     assert workers.counters.received == 3 and workers.counters.refused == 1
     assert workers.counters.parsed_headers == 4  # nothing announced: every header is read
     assert sorted(r.sop_instance_uid for r in spool.instances(PARTITION)) == sorted(
@@ -110,7 +110,7 @@ def test_a_worker_that_dies_is_reported_and_the_others_go_on(
         assert "receiving process 0 has exited" in caplog.text
         # The survivor takes every association now.
         statuses = _send(workers.port, [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2)])
-        assert statuses == [STATUS_SUCCESS] * 2
+        assert statuses == [StoreStatus.SUCCESS] * 2
         assert workers.flush() == 2
         os.kill(second.pid, signal.SIGKILL)
         second.wait()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from resources.pacs.errors import CohortFileError, OutsideAllowedWindowError
-from resources.pacs.query import InstanceRow, SeriesRow, StudyIndex, StudyRow
+from resources.pacs.find_results import InstanceRow, SeriesRow, StudyIndex, StudyRow
 from resources.pacs.selection import StudySelector, classify_series, read_cohort_csv
 from resources.pacs.throttle import MoveRateLimiter, check_allowed_window, in_allowed_window
 from resources.site_config import RetrievalSettings, TimeWindow

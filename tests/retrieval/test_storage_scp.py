@@ -15,17 +15,12 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from pynetdicom import AE
 
 import resources.pacs.spool_writer as spool_writer
-import resources.spool.store as spool_store
+import resources.spool.durability as spool_durability
 from resources.dicom_network.association import NetworkOptions
+from resources.dicom_network.status import StoreStatus
 from resources.pacs.retrieve import PartitionRetriever
-from resources.pacs.storage_scp import (
-    ENGINES,
-    STATUS_NOT_REQUESTED,
-    STATUS_SUCCESS,
-    Engine,
-    SpoolWriter,
-    StorageScp,
-)
+from resources.pacs.spool_writer import SpoolWriter
+from resources.pacs.storage_scp import ENGINES, Engine, StorageScp
 from resources.pacs.study_index import read_partition_index
 from resources.spool import SpoolStore
 from tests.retrieval.conftest import LAKE_AE, PARTITION, Archive, RunningDemo
@@ -78,7 +73,7 @@ def test_both_engines_spool_requested_instances_with_their_hash_and_refuse_other
     stray = _ct_file(tmp_path / "stray", OTHER_STUDY, 9)
     with StorageScp(writer, ae_title=LAKE_AE, engine=engine, options=NetworkOptions()) as scp:
         statuses = _send(scp.port, [*wanted, stray])
-    assert statuses == [STATUS_SUCCESS] * 3 + [STATUS_NOT_REQUESTED]
+    assert statuses == [StoreStatus.SUCCESS] * 3 + [StoreStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS]
     assert writer.counters.received == 3 and writer.counters.refused == 1
     records = spool.instances(PARTITION)
     assert sorted(r.sop_instance_uid for r in records) == sorted(dcmread(p).SOPInstanceUID for p in wanted)
@@ -124,15 +119,15 @@ def test_an_instance_is_indexed_only_after_its_file_and_folders_are_fsynced(
         synced.append((path, spool.known_instances()))
 
     monkeypatch.setattr(spool_writer, "fsync_directory", record_sync)
-    monkeypatch.setattr(spool_writer, "_fsync_file", record_sync)
+    monkeypatch.setattr(spool_writer, "fsync_file", record_sync)
     files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3)]
     uids = [str(dcmread(p).SOPInstanceUID) for p in files]
 
-    assert writer.receive(files[0].read_bytes(), uids[0], CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert writer.receive(files[0].read_bytes(), uids[0], CT_IMAGE, "PACS") == StoreStatus.SUCCESS
     assert spool.known_instances() == set() and synced == []  # written, not yet counted as present
     assert not list(spool.root.rglob("*.part"))  # but already complete under its final name
     for path, uid in zip(files[1:], uids[1:], strict=True):
-        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == StoreStatus.SUCCESS
     assert writer.flush() == 3
     assert spool.known_instances() == set(uids)
     assert writer.flush() == 0
@@ -168,11 +163,11 @@ def test_with_syncfs_an_instance_is_indexed_only_after_its_filesystem_is_synced(
 
     monkeypatch.setattr(spool_writer, "sync_filesystem", record("syncfs"))
     monkeypatch.setattr(spool_writer, "fsync_directory", record("folder"))
-    monkeypatch.setattr(spool_writer, "_fsync_file", record("file"))
+    monkeypatch.setattr(spool_writer, "fsync_file", record("file"))
     files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2, 3, 4, 5)]
     uids = [str(dcmread(p).SOPInstanceUID) for p in files]
     for path, uid in zip(files, uids, strict=True):
-        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == StoreStatus.SUCCESS
     assert writer.flush() == 5
     writer.close()
     assert spool.known_instances() == set(uids)
@@ -205,7 +200,7 @@ def test_a_flush_waits_for_batches_another_thread_submitted(
     files = [_ct_file(tmp_path / "in", REQUESTED_STUDY, n) for n in (1, 2)]
     uids = [str(dcmread(p).SOPInstanceUID) for p in files]
     for path, uid in zip(files, uids, strict=True):
-        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+        assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == StoreStatus.SUCCESS
     first = threading.Thread(target=writer.flush)
     first.start()
     time.sleep(0.1)  # the first flush has taken the pending batch
@@ -232,13 +227,13 @@ def test_a_copy_replacing_a_spooled_file_is_fsynced_before_its_rename(
     spool = SpoolStore(tmp_path / "spool", fsync=True)
     writer = SpoolWriter(spool, PARTITION)
     synced_while_receiving: list[Path] = []  # folder fsyncs done by write_atomically itself
-    monkeypatch.setattr(spool_store, "fsync_directory", synced_while_receiving.append)
+    monkeypatch.setattr(spool_durability, "fsync_directory", synced_while_receiving.append)
     path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
     uid = str(dcmread(path).SOPInstanceUID)
-    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == StoreStatus.SUCCESS
     assert synced_while_receiving == []  # a new file: made durable later, in its batch
     assert writer.flush() == 1
-    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == StoreStatus.SUCCESS
     assert synced_while_receiving == [spool.path_for(PARTITION, REQUESTED_STUDY, uid).parent]
     assert writer.flush() == 1
     writer.close()
@@ -260,7 +255,7 @@ def test_a_batch_that_cannot_be_made_durable_is_not_indexed(
     monkeypatch.setattr(spool_writer, "sync_filesystem", failing_sync)
     path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
     uid = str(dcmread(path).SOPInstanceUID)
-    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == STATUS_SUCCESS
+    assert writer.receive(path.read_bytes(), uid, CT_IMAGE, "PACS") == StoreStatus.SUCCESS
     assert writer.flush() == 0
     assert spool.known_instances() == set()  # a rerun moves it again
     assert writer.counters.received == 0 and writer.counters.failed == 1
@@ -271,7 +266,7 @@ def test_the_listeners_per_instance_store_still_fsyncs_file_and_folder_before_re
 ) -> None:
     spool = SpoolStore(tmp_path / "spool", fsync=True)
     folder_syncs: list[Path] = []
-    monkeypatch.setattr(spool_store, "fsync_directory", folder_syncs.append)
+    monkeypatch.setattr(spool_durability, "fsync_directory", folder_syncs.append)
     path = _ct_file(tmp_path / "in", REQUESTED_STUDY, 1)
     record = spool.store(
         path.read_bytes(),

@@ -1,0 +1,213 @@
+"""The ``spool_instance`` table: which instances the spool holds, in which state, since when.
+
+Functions of :class:`~resources.spool.store.SpoolStore`'s index side; callers use the store's
+methods, which name what they ask (``known_instances``, ``study_arrivals`` ...), never SQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from resources.spool.errors import SpoolWriteError
+from resources.spool.index_schema import SpoolIndexDatabase
+from resources.spool.records import STATES, SpoolRecord
+
+_UID_BATCH = 500  # SOP Instance UIDs per IN (...) look-up, well under SQLite's variable limit
+
+
+@dataclass(frozen=True)
+class StudyArrival:
+    """One study's instances from one source received after a watermark, for one partition."""
+
+    study_uid: str
+    partition_key: str
+    first_received_at: str
+    last_received_at: str
+    instances: int
+
+
+def has_instance(index: SpoolIndexDatabase, sop_instance_uid: str) -> bool:
+    row = (
+        index.connection()
+        .execute("SELECT 1 FROM spool_instance WHERE sop_instance_uid = ?", (sop_instance_uid,))
+        .fetchone()
+    )
+    return row is not None
+
+
+def known_instances(index: SpoolIndexDatabase, sop_instance_uids: Sequence[str] | None) -> set[str]:
+    """SOP Instance UIDs not purged (all of them, or those of ``sop_instance_uids``)."""
+    con = index.connection()
+    if sop_instance_uids is None:
+        return {
+            r[0] for r in con.execute("SELECT sop_instance_uid FROM spool_instance WHERE state != 'purged'")
+        }
+    found: set[str] = set()
+    uids = list(sop_instance_uids)
+    for start in range(0, len(uids), _UID_BATCH):
+        batch = uids[start : start + _UID_BATCH]
+        marks = ",".join("?" * len(batch))
+        found.update(
+            r[0]
+            for r in con.execute(
+                "SELECT sop_instance_uid FROM spool_instance"
+                f" WHERE state != 'purged' AND sop_instance_uid IN ({marks})",
+                batch,
+            )
+        )
+    return found
+
+
+def record_instances(index: SpoolIndexDatabase, records: Sequence[SpoolRecord]) -> None:
+    """Insert or replace the rows of written files, all in one transaction.
+
+    Raises
+    ------
+    SpoolWriteError
+        If the index cannot be written (no row of the batch is recorded then).
+    """
+    try:
+        with index.transaction() as con:
+            con.executemany(
+                """INSERT INTO spool_instance (sop_instance_uid, partition_key, study_uid, series_uid,
+                       sop_class_uid, path, sha256, size_bytes, source, calling_ae_title,
+                       received_at, state)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,'received')
+                   ON CONFLICT(sop_instance_uid) DO UPDATE SET
+                       partition_key=excluded.partition_key, study_uid=excluded.study_uid,
+                       series_uid=excluded.series_uid, sop_class_uid=excluded.sop_class_uid,
+                       path=excluded.path, sha256=excluded.sha256, size_bytes=excluded.size_bytes,
+                       source=excluded.source, calling_ae_title=excluded.calling_ae_title,
+                       received_at=excluded.received_at, state='received', state_reason=NULL""",
+                [
+                    (
+                        record.sop_instance_uid,
+                        record.partition_key,
+                        record.study_uid,
+                        record.series_uid,
+                        record.sop_class_uid,
+                        str(record.path),
+                        record.sha256,
+                        record.size_bytes,
+                        record.source,
+                        record.calling_ae_title,
+                        record.received_at,
+                    )
+                    for record in records
+                ],
+            )
+    except sqlite3.Error as exc:
+        first = records[0].path.name
+        what = first if len(records) == 1 else f"{len(records)} files from {first}"
+        raise SpoolWriteError(f"{what}: stored but not indexed: {exc}") from exc
+
+
+def partition_instances(
+    index: SpoolIndexDatabase, partition_key: str, states: Sequence[str]
+) -> list[SpoolRecord]:
+    """The partition's rows in the given states, ordered by study, series and SOP Instance UID."""
+    marks = ",".join("?" * len(states))
+    rows = index.connection().execute(
+        f"""SELECT * FROM spool_instance WHERE partition_key = ? AND state IN ({marks})
+            ORDER BY study_uid, series_uid, sop_instance_uid""",
+        (partition_key, *states),
+    )
+    return [_record(r) for r in rows]
+
+
+def set_state(
+    index: SpoolIndexDatabase, sop_instance_uids: Sequence[str], state: str, reason: str | None
+) -> None:
+    """Move instances to ``state`` (one of :data:`~resources.spool.records.STATES`).
+
+    Raises
+    ------
+    ValueError
+        If ``state`` is not a spool state.
+    """
+    if state not in STATES:
+        raise ValueError(f"unknown spool state {state!r}")
+    with index.transaction() as con:
+        con.executemany(
+            "UPDATE spool_instance SET state = ?, state_reason = ? WHERE sop_instance_uid = ?",
+            [(state, reason, uid) for uid in sop_instance_uids],
+        )
+
+
+def received_before(index: SpoolIndexDatabase, states: Sequence[str], cutoff: str) -> list[tuple[str, Path]]:
+    """(SOP Instance UID, file) of the instances in ``states`` received before ``cutoff`` (ISO UTC)."""
+    marks = ",".join("?" * len(states))
+    rows = (
+        index.connection()
+        .execute(
+            f"SELECT sop_instance_uid, path FROM spool_instance WHERE state IN ({marks}) AND received_at < ?",
+            (*states, cutoff),
+        )
+        .fetchall()
+    )
+    return [(row["sop_instance_uid"], Path(row["path"])) for row in rows]
+
+
+def instance_count(index: SpoolIndexDatabase, *, column: str, uid: str) -> int:
+    """How many rows (in any state) have ``column`` (``study_uid`` or ``series_uid``) equal to ``uid``.
+
+    Raises
+    ------
+    ValueError
+        If ``column`` is neither ``study_uid`` nor ``series_uid``.
+    """
+    if column not in ("study_uid", "series_uid"):
+        raise ValueError(f"instances are counted by study_uid or series_uid, not {column!r}")
+    row = (
+        index.connection()
+        .execute(f"SELECT count(*) FROM spool_instance WHERE {column} = ?", (uid,))
+        .fetchone()
+    )
+    return int(row[0])
+
+
+def study_arrivals(index: SpoolIndexDatabase, *, source: str, after: str | None) -> list[StudyArrival]:
+    """Instances from ``source`` received after ``after`` (ISO UTC), grouped by study and partition.
+
+    Ordered by the newest receipt of each group.
+    """
+    rows = index.connection().execute(
+        """SELECT study_uid, partition_key, min(received_at) AS first_at, max(received_at) AS last_at,
+                  count(*) AS n
+           FROM spool_instance
+           WHERE source = ? AND received_at > ?
+           GROUP BY study_uid, partition_key
+           ORDER BY last_at""",
+        (source, after or ""),
+    )
+    return [
+        StudyArrival(
+            study_uid=r["study_uid"],
+            partition_key=r["partition_key"],
+            first_received_at=r["first_at"],
+            last_received_at=r["last_at"],
+            instances=int(r["n"]),
+        )
+        for r in rows
+    ]
+
+
+def _record(row: sqlite3.Row) -> SpoolRecord:
+    return SpoolRecord(
+        sop_instance_uid=row["sop_instance_uid"],
+        partition_key=row["partition_key"],
+        study_uid=row["study_uid"],
+        series_uid=row["series_uid"],
+        sop_class_uid=row["sop_class_uid"],
+        path=Path(row["path"]),
+        sha256=row["sha256"],
+        size_bytes=row["size_bytes"],
+        source=row["source"],
+        received_at=row["received_at"],
+        state=row["state"],
+        calling_ae_title=row["calling_ae_title"],
+        state_reason=row["state_reason"],
+    )
