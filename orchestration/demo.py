@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import socket
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,8 @@ from pathlib import Path
 import yaml
 
 from resources.site_config import CONFIG_ENV_VAR, SECRET_KEY_ENV_VAR
+from resources.spool.store import SpoolStore
+from resources.warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -143,42 +144,26 @@ def ensure_corpus(layout: DemoLayout, *, seed: int, studies: int, start: dt.date
     return sum(1 for _ in layout.pacs_data.rglob("*.dcm"))
 
 
-def _count(db: Path, sql: str) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as con:
-        try:
-            return int(con.execute(sql).fetchone()[0])
-        except sqlite3.Error:
-            return 0
-
-
 def summarise(layout: DemoLayout, summary: DemoSummary) -> DemoSummary:
+    """Counts of what the demo run left in each zone, read through each zone's own store."""
     spool_index = layout.root / "spool" / "index.sqlite"
-    marks = ",".join(f"'{p}'" for p in summary.partitions)
-    summary.studies_found = _count(
-        spool_index, f"SELECT count(*) FROM indexed_study WHERE partition_key IN ({marks})"
-    )
-    summary.instances_retrieved = _count(
-        spool_index, f"SELECT count(*) FROM spool_instance WHERE partition_key IN ({marks})"
-    )
-    summary.quarantined = _count(
-        spool_index,
-        f"SELECT count(*) FROM spool_instance WHERE partition_key IN ({marks}) AND state = 'quarantined'",
-    )
+    if spool_index.exists():
+        spool = SpoolStore(layout.root / "spool")
+        try:
+            states = spool.partition_state_counts(summary.partitions)
+            summary.studies_found = spool.pacs_study_count(summary.partitions)
+        finally:
+            spool.close()
+        summary.instances_retrieved = sum(states.values())
+        summary.quarantined = states.get("quarantined", 0)
     summary.research_files = sum(1 for _ in (layout.root / "research").rglob("*.dcm"))
-    warehouse = layout.root / "warehouse.sqlite"
-    if warehouse.exists():
-        with sqlite3.connect(warehouse) as con:
-            tables = [
-                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-            ]
-            for table in tables:
-                if table.startswith(("alembic", "sqlite")):
-                    continue
-                summary.warehouse_rows[table] = int(
-                    con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-                )
+    warehouse_file = layout.root / "warehouse.sqlite"
+    if warehouse_file.exists():
+        warehouse = Warehouse(f"sqlite:///{warehouse_file}")
+        try:
+            summary.warehouse_rows.update(warehouse.row_counts())
+        finally:
+            warehouse.dispose()
     return summary
 
 

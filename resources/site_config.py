@@ -312,7 +312,7 @@ def parse_site_config(data: dict[str, Any] | None, *, source: str, base_dir: Pat
     try:
         config = SiteConfig.model_validate(data)
     except ValidationError as exc:
-        raise SiteConfigError(_first_error(source, exc)) from None
+        raise SiteConfigError(_first_error(source, exc)) from exc
     config.base_dir = base_dir
     return config
 
@@ -336,7 +336,7 @@ def load_site_config(path: str | Path | None = None) -> SiteConfig:
     try:
         data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise SiteConfigError(f"{candidate}: not valid YAML: {exc}") from None
+        raise SiteConfigError(f"{candidate}: not valid YAML: {exc}") from exc
     if data is not None and not isinstance(data, dict):
         raise SiteConfigError(f"{candidate}: the top level must be a mapping of sections")
     return parse_site_config(data, source=str(candidate), base_dir=candidate.resolve().parent)

@@ -29,7 +29,7 @@ def read_data_file(path: Path) -> tuple[str, list[dict[str, str]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise MappingFileError(f"{path}: cannot read mapping file: {exc.strerror}") from None
+        raise MappingFileError(f"{path}: cannot read mapping file: {exc.strerror}") from exc
     declared = "0"
     data_lines: list[str] = []
     for line in text.splitlines():
@@ -58,7 +58,7 @@ def compile_pattern(pattern: str, *, where: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern, re.IGNORECASE)
     except re.error as exc:
-        raise MappingFileError(f"{where}: invalid pattern {pattern!r}: {exc}") from None
+        raise MappingFileError(f"{where}: invalid pattern {pattern!r}: {exc}") from exc
 
 
 def squeeze(text: str) -> str:

@@ -12,7 +12,7 @@ directly; C-FIND identifiers are decoded with pydicom.
 
 Only what our retrieval needs is implemented: no extended negotiation, one operation at a time on an
 association (no asynchronous operations window), no C-GET (which stays on pynetdicom, see
-:mod:`resources.pacs.retrieve`). Errors are those of :mod:`resources.dicom_network.errors` (which the
+:mod:`resources.pacs.c_get`). Errors are those of :mod:`resources.dicom_network.errors` (which the
 PACS engine's errors are) with the same wording as the pynetdicom path, so callers do not care which
 engine ran; the A-ASSOCIATE PDUs are encoded and read by :mod:`resources.dicom_network.negotiation`.
 """

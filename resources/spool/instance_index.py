@@ -169,6 +169,22 @@ def instance_count(index: SpoolIndexDatabase, *, column: str, uid: str) -> int:
     return int(row[0])
 
 
+def partition_state_counts(index: SpoolIndexDatabase, partition_keys: Sequence[str]) -> dict[str, int]:
+    """How many instances of the partitions are in each state (states with none are left out)."""
+    if not partition_keys:
+        return {}
+    marks = ",".join("?" * len(partition_keys))
+    rows = (
+        index.connection()
+        .execute(
+            f"SELECT state, count(*) FROM spool_instance WHERE partition_key IN ({marks}) GROUP BY state",
+            tuple(partition_keys),
+        )
+        .fetchall()
+    )
+    return {str(state): int(count) for state, count in rows}
+
+
 def study_arrivals(index: SpoolIndexDatabase, *, source: str, after: str | None) -> list[StudyArrival]:
     """Instances from ``source`` received after ``after`` (ISO UTC), grouped by study and partition.
 

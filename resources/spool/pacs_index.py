@@ -129,6 +129,21 @@ def replace_partition(
         )
 
 
+def study_count(index: SpoolIndexDatabase, partition_keys: Sequence[str]) -> int:
+    """How many studies the PACS index holds for the partitions (selected or not)."""
+    if not partition_keys:
+        return 0
+    marks = ",".join("?" * len(partition_keys))
+    row = (
+        index.connection()
+        .execute(
+            f"SELECT count(*) FROM indexed_study WHERE partition_key IN ({marks})", tuple(partition_keys)
+        )
+        .fetchone()
+    )
+    return int(row[0])
+
+
 def selected_studies(index: SpoolIndexDatabase, partition_key: str) -> list[IndexedStudy]:
     """The partition's selected studies (by study UID) with their series (by series number)."""
     # One transaction, so the series belong to the studies read even while a rerun replaces them.

@@ -192,6 +192,14 @@ class SpoolStore:
         """
         instance_index.set_state(self._index, sop_instance_uids, state, reason)
 
+    def partition_state_counts(self, partition_keys: Sequence[str]) -> dict[str, int]:
+        """Instances of the partitions per state (``received``, ``released``, ``quarantined``, ``purged``)."""
+        return instance_index.partition_state_counts(self._index, partition_keys)
+
+    def pacs_study_count(self, partition_keys: Sequence[str]) -> int:
+        """How many studies the C-FIND index holds for the partitions."""
+        return pacs_index.study_count(self._index, partition_keys)
+
     def study_arrivals(self, *, source: str, after: str | None) -> list[StudyArrival]:
         """Instances from ``source`` received after ``after`` (ISO UTC), grouped by study and partition."""
         return instance_index.study_arrivals(self._index, source=source, after=after)

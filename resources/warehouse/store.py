@@ -220,6 +220,18 @@ class Warehouse:
     def table_names(self) -> list[str]:
         return sorted(sa.inspect(self.engine).get_table_names())
 
+    def row_counts(self) -> dict[str, int]:
+        """Rows in each of the warehouse's tables (Alembic's own bookkeeping left out)."""
+        counts: dict[str, int] = {}
+        with self.engine.connect() as con:
+            for name in self.table_names():
+                if not name.startswith("alembic"):
+                    table = sa.table(name)
+                    counts[name] = int(
+                        con.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                    )
+        return counts
+
     def dispose(self) -> None:
         self.engine.dispose()
 

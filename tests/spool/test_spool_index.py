@@ -115,3 +115,19 @@ def test_an_unknown_state_is_refused(tmp_path: Path) -> None:
     spool = SpoolStore(tmp_path / "spool", fsync=False)
     with pytest.raises(ValueError, match="unknown spool state"):
         spool.set_state(["1.2.3"], "lost")
+
+
+def test_partition_counts_read_per_state_and_per_partition(tmp_path: Path) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=False)
+    spool.record_pacs_studies(PARTITION, [study_entry("1.1"), study_entry("1.2", selected=False)], [])
+    spool.record_pacs_studies("2026-11-10", [study_entry("2.1")], [])
+    store_instance(spool, "1.1.1.1", "1.1", "1.1.1")
+    store_instance(spool, "1.1.1.2", "1.1", "1.1.1")
+    store_instance(spool, "1.1.1.3", "1.1", "1.1.1")
+    spool.set_state(["1.1.1.2"], "quarantined", "unreadable")
+    assert spool.partition_state_counts([PARTITION]) == {"received": 2, "quarantined": 1}
+    assert spool.partition_state_counts(["2026-11-10"]) == {}
+    assert spool.partition_state_counts([]) == {}
+    assert spool.pacs_study_count([PARTITION]) == 2
+    assert spool.pacs_study_count([PARTITION, "2026-11-10"]) == 3
+    assert spool.pacs_study_count([]) == 0

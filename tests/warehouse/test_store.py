@@ -107,6 +107,16 @@ def test_replacing_one_partition_leaves_the_others(make_warehouse: Warehouse) ->
     assert len(_rows(make_warehouse, "2026-11-11")) == 6
 
 
+def test_row_counts_cover_every_table_but_the_migrations_own(make_warehouse: Warehouse) -> None:
+    make_warehouse.upgrade()
+    make_warehouse.replace_partition(Lineage("2026-11-10", "a"), {Instance: _instances("2026-11-10", 4)})
+    make_warehouse.replace_partition(Lineage("2026-11-11", "a"), {Instance: _instances("2026-11-11", 6)})
+    counts = make_warehouse.row_counts()
+    assert counts["instance"] == 10
+    assert counts["study"] == 0
+    assert set(counts) == {name for name in make_warehouse.table_names() if not name.startswith("alembic")}
+
+
 def test_upgrade_adopts_dose_tables_created_straight_from_the_models(make_warehouse: Warehouse) -> None:
     import resources.warehouse.dose_tables as dose_tables
 
