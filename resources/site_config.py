@@ -237,6 +237,12 @@ class ListenerSettings(_Section):
     allowed_calling_ae_titles: list[str] = Field(default_factory=list)  # empty = refuse everyone
     allowed_hosts: list[str] = Field(default_factory=list)  # empty = any host
     max_associations: int = Field(default=10, ge=1, le=200)
+    # Connections still in their TLS handshake or A-ASSOCIATE-RQ, which max_associations does not see;
+    # past this a new connection is refused at once. None: twice max_associations.
+    max_pending_connections: int | None = Field(default=None, ge=1, le=1000)
+    # The largest A-ASSOCIATE-RQ read; one declaring more is rejected unread. A request proposing 128
+    # presentation contexts with eight transfer syntaxes each is about 40 KiB.
+    max_associate_request_bytes: int = Field(default=65536, ge=4096, le=1 << 20)
     tls_certificate: Path | None = None
     tls_private_key: Path | None = None
     tls_ca_certificate: Path | None = None

@@ -8,7 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from orchestration.cli.errors import EXIT_CODES_HELP, EXIT_USAGE
 from resources.errors import DicomLakeError
+
+log = logging.getLogger(__name__)
 
 # Modules that define ``register(subparsers)``; each adds its commands.
 COMMAND_MODULES = (
@@ -19,6 +22,7 @@ COMMAND_MODULES = (
     "orchestration.cli.operations_commands",
     "orchestration.cli.demo_commands",
     "orchestration.cli.corpus_commands",
+    "orchestration.cli.conformance_commands",
 )
 
 
@@ -26,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dicom-lake",
         description="De-identified DICOM metadata lake and radiation-dose audit.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--config", help="site configuration file (default: $DICOM_LAKE_CONFIG or ./dicom-lake.yaml)"
@@ -38,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (0 ok, 1 partial or failed check, 2 usage or configuration).
+
+    A :class:`~resources.errors.DicomLakeError` or an :class:`OSError` that reaches this level is
+    printed as one line, ``dicom-lake: error: <file, setting or peer>: <reason>``, and gives 2.
+
+    Raises
+    ------
+    SystemExit
+        From argparse, with code 2, on a usage error (and 0 for ``--help``).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -51,13 +67,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.handler(args)
     except DicomLakeError as exc:
         # One line naming the file, UID or setting and the reason; the cause stays in --verbose logs.
-        logging.getLogger(__name__).debug("command failed", exc_info=exc)
+        log.debug("command failed", exc_info=exc)
         # Some reasons quote a parser's multi-line message (YAML errors): keep the one-line promise.
-        print(f"dicom-lake: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        return _error_line(str(exc))
+    except OSError as exc:
+        # A file or folder the command was pointed at (or its site file names) cannot be used: a
+        # permission, a full disk, a path through a regular file. Name it instead of a traceback.
+        log.debug("command failed", exc_info=exc)
+        return _error_line(describe_os_error(exc))
     except KeyboardInterrupt:
         return 130
     return int(result or 0)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``<file>: <reason>`` for an OS error (both files of a failed rename or copy)."""
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    files = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    return f"{' -> '.join(files)}: {reason}" if files else reason
+
+
+def _error_line(message: str) -> int:
+    print(f"dicom-lake: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

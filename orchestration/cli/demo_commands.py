@@ -31,9 +31,22 @@ def register(subparsers: Any) -> None:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
+    """Run the demo; 1 if a run failed.
+
+    Raises
+    ------
+    CommandError
+        If ``--studies`` or ``--days`` is below 1, or the demo folder cannot be written.
+    """
+    from orchestration.cli.site import writable_folder
     from orchestration.demo import default_layout, format_summary, run_demo
 
+    for option, value in (("--studies", args.studies), ("--days", args.days)):
+        if value < 1:
+            raise CommandError(f"{option} {value}: must be at least 1")
     layout = default_layout()
+    writable_folder(layout.root, "demo site")
+    writable_folder(layout.dagster_home, "demo Dagster instance")
     summary = run_demo(seed=args.seed, studies=args.studies, start=args.start, days=args.days, layout=layout)
     print(format_summary(layout, summary))
     return 1 if summary.failed_runs else 0

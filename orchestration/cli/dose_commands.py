@@ -21,6 +21,9 @@ from resources.dose.errors import NotADoseReportError, UnreadableFileError
 from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose, read_ct_radiation_dose
 
 _NEVER_PRINTED = {"patient_id", "study_description", "source"}
+# Document types that set exit status 1: the file could not be read as DICOM at all. A readable DICOM
+# object of another kind (an image, another SR) is an answer, not a failure.
+FAILED_DOCUMENT_TYPES = frozenset({"missing", "unreadable", "not_dicom"})
 
 
 def _plain(value: Any) -> Any:
@@ -73,13 +76,14 @@ def describe_file(path: str) -> dict[str, Any]:
 
 
 def _rdsr(args: argparse.Namespace) -> int:
+    """Describe every file; 1 if any is missing, unreadable or not DICOM (the others still printed)."""
     worst = 0
     for name in args.files:
         if not Path(name).is_file():
             result: dict[str, Any] = {"file": name, "document_type": "missing", "reason": "no such file"}
         else:
             result = describe_file(name)
-        if result["document_type"] in ("missing", "unreadable"):
+        if result["document_type"] in FAILED_DOCUMENT_TYPES:
             worst = 1
         sys.stdout.write(json.dumps(result, indent=args.indent, ensure_ascii=False) + "\n")
     return worst
@@ -91,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="show what the CT dose SR reader finds in files (JSON, one object per file)",
         description="Read CT Radiation Dose SRs (TID 10011, also in GE Enhanced SRs) and print, per file, "
         "the document type, the totals and every irradiation event with its fields and flags. A file "
-        "that is not a CT dose report is named as such. Exit status 1 if a file is missing or unreadable.",
+        "that is not a CT dose report is named as such. Exit status 1 if a file is missing, unreadable or "
+        "not DICOM.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from orchestration.cli.errors import CommandError
-from resources.site_config import load_site_config
-from resources.warehouse.export import export_tables
+from orchestration.cli.site import load_config, writable_folder
+from resources.warehouse.export import ExportError, export_tables
 from resources.warehouse.store import Warehouse
 
 DEFAULT_TABLES = "patient,study,series,instance,device,ct_acquisition,mg_exposure,quality_flag"
@@ -55,26 +58,46 @@ def run_export(args: argparse.Namespace) -> int:
     resources.site_config.SiteConfigError
         If the site file is missing, not YAML or invalid (the message names the file).
     CommandError
-        If ``--tables`` names no table.
+        If ``--tables`` names no table, the output folder cannot be written, or the warehouse cannot
+        be opened or has no tables yet.
     resources.warehouse.export.ExportError
         If a table is unknown or ``--to`` is before ``--from`` (the CLI prints it as one line).
     """
-    config = load_site_config(args.config)
+    config = load_config(args.config)
     tables = [name.strip() for item in args.tables for name in item.split(",") if name.strip()]
     if not tables:
         raise CommandError("--tables names no table")
-    out_dir = args.out or config.paths.exports / f"{args.start}_{args.end}"
-    warehouse = Warehouse(config.warehouse_url())
+    out_dir: Path = args.out or config.paths.exports / f"{args.start}_{args.end}"
+    url = config.warehouse_url()
+    # The URL as shown in messages: a PostgreSQL password must not reach a terminal or a ticket.
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    warehouse = Warehouse(url)
     try:
-        results = export_tables(
-            warehouse,
-            tables,
-            start=args.start,
-            end=args.end,
-            fmt=args.fmt,
-            out_dir=out_dir,
-            with_lineage=args.with_lineage,
-        )
+        try:
+            known = warehouse.table_names()
+        except sa.exc.SQLAlchemyError as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+            raise CommandError(f"warehouse {shown}: cannot be read: {reason}") from exc
+        if not [name for name in known if not name.startswith("alembic")]:
+            raise CommandError(f"warehouse {shown}: has no tables yet (no partition has been curated)")
+        created = not out_dir.exists()
+        writable_folder(out_dir, "export")
+        try:
+            results = export_tables(
+                warehouse,
+                tables,
+                start=args.start,
+                end=args.end,
+                fmt=args.fmt,
+                out_dir=out_dir,
+                with_lineage=args.with_lineage,
+            )
+        except ExportError:
+            # A refused request (unknown table, reversed range) leaves no empty folder behind.
+            if created:
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()
+            raise
     finally:
         warehouse.dispose()
     for item in results:

@@ -11,8 +11,11 @@ import subprocess
 import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 from orchestration.cli.errors import CommandError
-from resources.site_config import SiteConfig, load_site_config
+from orchestration.cli.site import load_config
+from resources.site_config import SiteConfig
 
 DEFINITIONS_MODULE = "orchestration.definitions"
 BACKFILL_JOB = "retrospective_pull_job"
@@ -58,10 +61,22 @@ def _date(text: str) -> dt.date:
 
 
 def _config(args: argparse.Namespace) -> SiteConfig:
-    return load_site_config(args.config)
+    return load_config(args.config)
+
+
+# The command-line option behind each listener setting it can override, for messages.
+_LISTEN_OPTIONS = {"port": "--port", "ae_title": "--ae-title", "bind_address": "--bind"}
 
 
 def run_listen_command(args: argparse.Namespace) -> int:
+    """Run the listener until stopped.
+
+    Raises
+    ------
+    CommandError
+        If an option or a listener setting cannot work (``--port 99999``, no allowed AE titles), the
+        address cannot be bound (in use, not ours), or a spool or quarantine file cannot be written.
+    """
     from resources.listener import ListenerConfigError, ListenerPlan, run_listener
 
     config = _config(args)
@@ -72,7 +87,14 @@ def run_listen_command(args: argparse.Namespace) -> int:
         updates["ae_title"] = args.ae_title
     if args.bind is not None:
         updates["bind_address"] = args.bind
-    settings = config.listener.model_validate({**config.listener.model_dump(), **updates})
+    try:
+        settings = config.listener.model_validate({**config.listener.model_dump(), **updates})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        option = _LISTEN_OPTIONS.get(field)
+        where = f"{option} {updates[field]!r}" if option and field in updates else f"listener.{field}"
+        raise CommandError(f"{where}: {first['msg']} (listener.{field})") from exc
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its INFO lines repeat ours
     plan = ListenerPlan(
         settings=settings,
@@ -87,12 +109,16 @@ def run_listen_command(args: argparse.Namespace) -> int:
     except ListenerConfigError as exc:
         raise CommandError(str(exc)) from exc
     except OSError as exc:
+        if exc.filename is not None:
+            # The spool or quarantine (from folders.* in the site file) cannot be written.
+            raise CommandError(f"{exc.filename}: {exc.strerror or exc}") from exc
         raise CommandError(
             f"cannot listen on {settings.bind_address}:{settings.port}: {exc.strerror or exc}"
         ) from exc
 
 
 def run_health_command(args: argparse.Namespace) -> int:
+    """Report on the listener; 0 alive, 1 down (a failed check)."""
     from resources.listener import check_health
 
     config = _config(args)

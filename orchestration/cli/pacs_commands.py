@@ -11,10 +11,10 @@ import datetime as dt
 import sys
 from typing import Any
 
+from orchestration.cli.site import load_config
 from resources.dicom_network.association import NetworkOptions, echo, peer_from_settings
 from resources.pacs.query import PacsQuerier
 from resources.pacs.study_index import partition_date_to_dicom
-from resources.site_config import load_site_config
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_echo(args: argparse.Namespace) -> int:
-    config = load_site_config(args.config)
+    config = load_config(args.config)
     peer = peer_from_settings(config.pacs)
     # A PacsError is a DicomLakeError: the CLI prints its one-line reason.
     seconds = echo(peer, NetworkOptions.from_settings(config.pacs))
@@ -50,7 +50,7 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def run_find(args: argparse.Namespace) -> int:
-    config = load_site_config(args.config)
+    config = load_config(args.config)
     peer = peer_from_settings(config.pacs)
     if args.show_descriptions:
         print(

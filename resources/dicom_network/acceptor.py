@@ -14,9 +14,15 @@ sub-items are ignored, so the defaults apply), no asynchronous operations (one m
 Also used as the C-MOVE destination of a retrieval (:mod:`resources.pacs.storage_scp`), where the
 calling and called AE titles are not checked (the PACS's own title is whatever it is configured with)
 and a receiver may raise :class:`~resources.dicom_network.errors.AbortAssociation` to abort the
-sending association. Timeouts come from :class:`AcceptorSettings.association`: the ACSE timeout while
-negotiating, the DIMSE timeout while a dataset announced by its command is arriving, the network timeout
-on an idle association.
+sending association. Timeouts come from :class:`AcceptorSettings.association`: the ACSE timeout for the
+whole TLS handshake and A-ASSOCIATE-RQ (one deadline), the DIMSE timeout while a dataset announced by
+its command is arriving, the network timeout on an idle association or a PDU stopped half way.
+
+Reads are bounded by arithmetic on the header already read (no extra system call), and a declared
+length over its bound is never read: a request by ``max_associate_request`` (A-ASSOCIATE-RJ), then a
+P-DATA-TF by the maximum PDU length we advertise and a command set by ``MAX_COMMAND_SET`` (A-ABORT).
+Malformed requests are answered at once (table in :mod:`resources.dicom_network.negotiation`);
+connections still setting up are counted and past ``max_pending_connections`` refused.
 """
 
 from __future__ import annotations
@@ -28,31 +34,39 @@ import socketserver
 import ssl
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, cast
 
+from resources.dicom_network.admission import (
+    MAX_ASSOCIATE_REQUEST,
+    PendingConnections,
+    read_associate_request,
+    refuse,
+    tls_handshake,
+)
 from resources.dicom_network.association_settings import AssociationSettings, set_tcp_nodelay
-from resources.dicom_network.errors import ProtocolViolation
+from resources.dicom_network.errors import MalformedPdu, PduTooLarge, ProtocolViolation
 from resources.dicom_network.file_meta import file_meta
 from resources.dicom_network.negotiation import (
-    ABSTRACT_SYNTAX_NOT_SUPPORTED,
-    CONTEXT_ACCEPTED,
     REJECT_CALLED_AE,
     REJECT_CALLING_AE,
+    REJECT_TOO_LARGE,
     REJECT_TOO_MANY,
-    TRANSFER_SYNTAXES_NOT_SUPPORTED,
     AssociateRequest,
+    choose_contexts,
     encode_associate_ac,
     encode_associate_rj,
     parse_associate_rq,
+    rejection_of,
 )
 from resources.dicom_network.status import GeneralStatus, StoreStatus
 from resources.dicom_network.upper_layer import (
     A_ABORT,
     A_RELEASE_RP,
     A_RELEASE_RQ,
-    EXPLICIT_VR_LE,
-    IMPLICIT_VR_LE,
+    ABORT_REASON_NOT_SPECIFIED,
+    MAX_COMMAND_SET,
     NO_DATASET,
     OUR_MAX_PDU,
     P_DATA_TF,
@@ -61,11 +75,13 @@ from resources.dicom_network.upper_layer import (
     VERIFICATION,
     CommandField,
     command_us,
+    encode_abort,
     encode_response,
     parse_command,
     pdu,
     read_pdu,
     text,
+    unexpected_pdu,
 )
 
 log = logging.getLogger(__name__)
@@ -99,6 +115,14 @@ class AcceptorSettings:
     # A C-MOVE destination serves whichever AE title the PACS calls with (pynetdicom's defaults).
     check_calling_ae_title: bool = True
     check_called_ae_title: bool = True
+    # Connections still in TLS handshake or A-ASSOCIATE-RQ (0: twice max_associations), and the
+    # largest request read (why 64 KiB: resources.dicom_network.admission).
+    max_pending_connections: int = 0
+    max_associate_request: int = MAX_ASSOCIATE_REQUEST
+
+    @property
+    def pending_limit(self) -> int:
+        return self.max_pending_connections or 2 * self.max_associations
 
 
 @dataclass
@@ -138,6 +162,7 @@ class NativeAcceptor:
         self.ssl_context = ssl_context
         self._active = 0
         self._lock = threading.Lock()
+        self.pending = PendingConnections(settings.pending_limit)
         acceptor = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -158,6 +183,14 @@ class NativeAcceptor:
                 host = str(client_address[0])
                 if settings.allowed_hosts and host not in settings.allowed_hosts:
                     receiver.host_refused(host)
+                    return False
+                if not acceptor.pending.take():
+                    refuse(request, tls=ssl_context is not None)
+                    receiver.association_rejected(
+                        f"?@{host}:{client_address[1]}",
+                        f"{acceptor.pending.limit} connections still setting up "
+                        "(listener.max_pending_connections)",
+                    )
                     return False
                 return True
 
@@ -192,26 +225,33 @@ class NativeAcceptor:
         sock: socket.socket = raw_socket
         peer = f"?@{address[0]}:{address[1]}"
         try:
-            sock.settimeout(timeouts.acse_timeout_s)
-            if self.ssl_context is not None:
-                sock = self.ssl_context.wrap_socket(raw_socket, server_side=True)
-            stream = cast(BinaryIO, sock.makefile("rb", buffering=1 << 18))
-            association = self._negotiate(sock, stream, address)
+            try:
+                deadline = time.monotonic() + timeouts.acse_timeout_s
+                if self.ssl_context is not None:
+                    sock = tls_handshake(self.ssl_context, raw_socket, deadline)
+                association = self._negotiate(sock, address, deadline)
+            finally:
+                # Before the socket closes: whoever sees the close may count on the slot being free.
+                self.pending.release()
             if association is None:
                 return
             try:
                 sock.settimeout(timeouts.network_timeout_s)
+                stream = cast(BinaryIO, sock.makefile("rb", buffering=1 << 18))
                 how = self._serve_messages(sock, stream, association)
             except (ProtocolViolation, OSError, ValueError, struct.error) as exc:
                 how = f"aborted ({type(exc).__name__}: {exc})"
+                reason = exc.abort_reason if isinstance(exc, MalformedPdu) else ABORT_REASON_NOT_SPECIFIED
                 with contextlib.suppress(OSError):
-                    sock.sendall(pdu(A_ABORT, b"\0\0\x02\x00"))  # source: service provider
+                    sock.sendall(encode_abort(reason))
             finally:
                 with self._lock:
                     self._active -= 1
             self.receiver.association_finished(association.peer, how, association.instances)
         except (OSError, ProtocolViolation, ValueError, struct.error) as exc:
-            log.warning("connection from %s closed during association set-up: %s", peer, type(exc).__name__)
+            log.warning(
+                "connection from %s closed during association set-up: %s: %s", peer, type(exc).__name__, exc
+            )
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -242,35 +282,37 @@ class NativeAcceptor:
             return False
         return True
 
+    def _abort_set_up(self, sock: socket.socket, peer: str, exc: MalformedPdu) -> None:
+        sock.sendall(encode_abort(exc.abort_reason))
+        self.receiver.association_rejected(peer, f"aborted: {exc}")
+
     def _negotiate(
-        self, sock: socket.socket, stream: BinaryIO, address: tuple[str, int]
+        self, sock: socket.socket, address: tuple[str, int], deadline: float
     ) -> _Association | None:
-        received = read_pdu(stream)
-        if received is None:
+        peer = f"?@{address[0]}:{address[1]}"
+        try:
+            received = read_associate_request(sock, deadline, self.settings.max_associate_request)
+            if received is None:
+                return None
+            request = parse_associate_rq(*received)
+        except PduTooLarge as exc:
+            self._reject(sock, peer, REJECT_TOO_LARGE, f"{exc} (A-ASSOCIATE-RQ limit)")
             return None
-        request = parse_associate_rq(*received)
+        except MalformedPdu as exc:
+            self._abort_set_up(sock, peer, exc)
+            return None
         calling = request.calling_ae_title
         peer = f"{calling}@{address[0]}:{address[1]}"
+        rejection = rejection_of(request)
+        if rejection is not None:
+            self._reject(sock, peer, *rejection)
+            return None
         if not self._admitted(sock, request, peer):
             return None
         association = _Association(calling_ae=calling, peer=peer, peer_max_pdu=request.peer_max_pdu)
-        results: list[tuple[int, int, str]] = []
-        for context_id, abstract, syntaxes in request.proposed:
-            if abstract == VERIFICATION:
-                acceptable: tuple[str, ...] = (IMPLICIT_VR_LE, EXPLICIT_VR_LE)
-            elif abstract in self.settings.sop_classes:
-                acceptable = self.settings.transfer_syntaxes
-            else:
-                acceptable = ()
-            chosen = next((ts for ts in syntaxes if ts in acceptable), None)
-            first = syntaxes[0] if syntaxes else IMPLICIT_VR_LE
-            if not acceptable:
-                results.append((context_id, ABSTRACT_SYNTAX_NOT_SUPPORTED, first))
-            elif chosen is None:
-                results.append((context_id, TRANSFER_SYNTAXES_NOT_SUPPORTED, first))
-            else:
-                results.append((context_id, CONTEXT_ACCEPTED, chosen))
-                association.contexts[context_id] = (abstract, chosen)
+        results, association.contexts = choose_contexts(
+            request, self.settings.sop_classes, self.settings.transfer_syntaxes
+        )
         sock.sendall(encode_associate_ac(request, results, OUR_MAX_PDU))
         self.receiver.association_accepted(peer)
         return association
@@ -282,7 +324,8 @@ class NativeAcceptor:
         fields: dict[int, bytes] | None = None
         context_id = 0
         while True:
-            received = read_pdu(stream)
+            # The bound is what we advertised in our A-ASSOCIATE-AC (PS3.8 D.1: the variable field).
+            received = read_pdu(stream, OUR_MAX_PDU)
             if received is None:
                 return "closed by the peer without release"
             pdu_type, body = received
@@ -292,15 +335,19 @@ class NativeAcceptor:
             if pdu_type == A_ABORT:
                 return "aborted by the peer"
             if pdu_type != P_DATA_TF:
-                raise ProtocolViolation(f"unexpected PDU type 0x{pdu_type:02x}")
-            offset = 0
-            while offset + 6 <= len(body):
-                length = struct.unpack_from(">I", body, offset)[0]
+                raise unexpected_pdu(pdu_type, "in an association")
+            offset, end = 0, len(body)
+            while offset < end:
+                length = struct.unpack_from(">I", body, offset)[0] if offset + 6 <= end else 0
+                if length < 2 or offset + 4 + length > end:
+                    raise MalformedPdu(f"a PDV item at byte {offset} runs past the end of its P-DATA-TF")
                 context_id, control = body[offset + 4], body[offset + 5]
                 fragment = body[offset + 6 : offset + 4 + length]
                 offset += 4 + length
                 if control & PDV_COMMAND:
                     command += fragment
+                    if len(command) > MAX_COMMAND_SET:
+                        raise MalformedPdu(f"a command set over {MAX_COMMAND_SET} bytes")
                     if control & PDV_LAST:
                         fields = parse_command(bytes(command))
                         command.clear()

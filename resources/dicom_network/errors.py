@@ -30,6 +30,34 @@ class ProtocolViolation(NetworkError):
     """The peer sent something we cannot follow: the association is aborted."""
 
 
+class MalformedPdu(ProtocolViolation):
+    """A PDU that breaks PS3.8 framing (unknown type, lengths past its end, mandatory items missing).
+
+    ``abort_reason`` is the A-ABORT reason a service provider answers it with (PS3.8 Table 9-26):
+    1 unrecognised PDU, 2 unexpected PDU, 6 invalid PDU parameter value.
+    """
+
+    def __init__(self, message: str, *, abort_reason: int = 6) -> None:
+        super().__init__(message)
+        self.abort_reason = abort_reason
+
+
+class PduTooLarge(MalformedPdu):
+    """A PDU header declared more than the limit for where it arrived; its body was not read."""
+
+    def __init__(self, pdu_type: int, declared: int, limit: int) -> None:
+        super().__init__(
+            f"PDU type 0x{pdu_type:02x} declares {declared} bytes, over the limit of {limit}", abort_reason=6
+        )
+        self.pdu_type = pdu_type
+        self.declared = declared
+        self.limit = limit
+
+
+class SetupTimeout(ProtocolViolation):
+    """The peer did not finish its TLS handshake and A-ASSOCIATE-RQ within the ACSE timeout."""
+
+
 class AbortAssociation(ProtocolViolation):
     """Raised by a receiver of the acceptor to abort the association it is receiving on (A-ABORT)."""
 

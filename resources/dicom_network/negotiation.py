@@ -5,6 +5,23 @@ acceptor (:mod:`resources.dicom_network.acceptor`) reads a request and answers i
 accept only what they need: presentation contexts (abstract syntax, transfer syntaxes), the maximum PDU
 length and our implementation class UID and version; other user information sub-items (extended
 negotiation, asynchronous operations) are ignored, so their defaults apply.
+
+A request is read strictly (:func:`parse_associate_rq`): one that breaks the framing is an invalid PDU
+(PS3.8 9.2 state table, event 19: A-ABORT), one well formed but not acceptable gets an A-ASSOCIATE-RJ
+(action AE-6) with the result, source and reason of PS3.8 9.3.4:
+
+============================================================  =========================================
+request                                                       answer
+============================================================  =========================================
+items whose lengths run past the PDU or their item; stray      A-ABORT, provider, invalid PDU parameter
+bytes; shorter than its fixed fields; a presentation context   value (6)
+without abstract or transfer syntax or with an even ID; no
+presentation context; no user information or no maximum
+length sub-item (mandatory, PS3.7 D.3.3.1)
+protocol version without bit 0 (PS3.8 9.3.2)                   RJ permanent, ACSE, protocol version (2)
+application context item missing or not the DICOM one          RJ permanent, user, application context (2)
+declared length over the request limit (body never read)       RJ permanent, presentation, local limit (2)
+============================================================  =========================================
 """
 
 from __future__ import annotations
@@ -22,6 +39,8 @@ from resources.dicom_network.upper_layer import (
     IMPLEMENTATION_CLASS_UID,
     IMPLEMENTATION_VERSION,
     IMPLICIT_VR_LE,
+    VERIFICATION,
+    MalformedPdu,
     ProtocolViolation,
     ae_bytes,
     item,
@@ -47,6 +66,9 @@ REJECT_CALLING_AE = (0x01, 0x01, 0x03)
 REJECT_CALLED_AE = (0x01, 0x01, 0x07)
 REJECT_NO_REASON = (0x01, 0x01, 0x01)
 REJECT_TOO_MANY = (0x02, 0x03, 0x02)  # transient, local limit exceeded
+REJECT_PROTOCOL_VERSION = (0x01, 0x02, 0x02)  # permanent, ACSE, protocol version not supported
+REJECT_APPLICATION_CONTEXT = (0x01, 0x01, 0x02)  # permanent, user, application context not supported
+REJECT_TOO_LARGE = (0x01, 0x03, 0x02)  # permanent, presentation, local limit exceeded (request size)
 REJECTION_RESULTS = (0x01, 0x02)  # permanent, transient
 
 # A-ASSOCIATE-RJ wording (PS3.8 Table 9-21), as an operator would read it.
@@ -126,6 +148,8 @@ def read_associate_ac(
 
 def describe_rejection(body: bytes) -> str:
     """An A-ASSOCIATE-RJ's result, reason and source in words (PS3.8 Table 9-21)."""
+    if len(body) < 4:
+        return f"malformed rejection ({len(body)} of 4 bytes)"
     result, source, reason = body[1], body[2], body[3]
     return (
         f"{_RJ_RESULT.get(result, f'result {result}')}: "
@@ -145,31 +169,102 @@ class AssociateRequest:
     proposed: list[tuple[int, str, list[str]]] = field(default_factory=list)
     peer_max_pdu: int = 0
     fixed_fields: bytes = b""  # echoed back in the A-ASSOCIATE-AC (PS3.8 9.3.3.2)
+    protocol_version: int = 1
+    application_context: str = ""  # empty: no application context item
 
 
 def parse_associate_rq(pdu_type: int, body: bytes) -> AssociateRequest:
-    """Read an A-ASSOCIATE-RQ.
+    """Read an A-ASSOCIATE-RQ strictly (the framing checks of the table above).
 
     Raises
     ------
+    MalformedPdu
+        If the framing is broken or a mandatory item is missing (answered with A-ABORT).
     ProtocolViolation
         If the PDU is not an A-ASSOCIATE-RQ.
     """
-    if pdu_type != A_ASSOCIATE_RQ or len(body) < _FIXED_FIELDS:
+    if pdu_type != A_ASSOCIATE_RQ:
         raise ProtocolViolation("expected an A-ASSOCIATE-RQ")
-    request = AssociateRequest(text(body[4:20]), text(body[20:36]), fixed_fields=body[:_FIXED_FIELDS])
-    for item_type, value in sub_items(body, _FIXED_FIELDS):
-        if item_type == PROPOSED_CONTEXT_ITEM and value:
-            abstract, syntaxes = "", []
-            for sub_type, uid in sub_items(value, 4):
-                if sub_type == ABSTRACT_SYNTAX_ITEM:
-                    abstract = text(uid)
-                elif sub_type == TRANSFER_SYNTAX_ITEM:
-                    syntaxes.append(text(uid))
-            request.proposed.append((value[0], abstract, syntaxes))
+    if len(body) < _FIXED_FIELDS:
+        raise MalformedPdu(f"A-ASSOCIATE-RQ of {len(body)} bytes, shorter than its fixed fields")
+    request = AssociateRequest(
+        text(body[4:20]),
+        text(body[20:36]),
+        fixed_fields=body[:_FIXED_FIELDS],
+        protocol_version=int(struct.unpack_from(">H", body)[0]),
+    )
+    user_information: bytes | None = None
+    for item_type, value in sub_items(body, _FIXED_FIELDS, strict=True):
+        if item_type == APPLICATION_CONTEXT_ITEM:
+            request.application_context = text(value)
+        elif item_type == PROPOSED_CONTEXT_ITEM:
+            request.proposed.append(_proposed_context(value))
         elif item_type == USER_INFORMATION_ITEM:
-            request.peer_max_pdu = _peer_max_pdu(value)
+            user_information = value
+    if not request.proposed:
+        raise MalformedPdu("A-ASSOCIATE-RQ proposes no presentation context")
+    if user_information is None:
+        raise MalformedPdu("A-ASSOCIATE-RQ has no user information item")
+    lengths = [v for t, v in sub_items(user_information, strict=True) if t == MAX_LENGTH_ITEM]
+    if len(lengths) != 1 or len(lengths[0]) != 4:
+        raise MalformedPdu("A-ASSOCIATE-RQ user information needs one 4-byte maximum length sub-item")
+    request.peer_max_pdu = int(struct.unpack(">I", lengths[0])[0])
     return request
+
+
+def _proposed_context(value: bytes) -> tuple[int, str, list[str]]:
+    if len(value) < 4 or value[0] % 2 == 0:
+        raise MalformedPdu("presentation context item too short or with an even (invalid) context ID")
+    abstract, syntaxes = "", []
+    for sub_type, uid in sub_items(value, 4, strict=True):
+        if sub_type == ABSTRACT_SYNTAX_ITEM:
+            abstract = text(uid)
+        elif sub_type == TRANSFER_SYNTAX_ITEM:
+            syntaxes.append(text(uid))
+    if not abstract or not syntaxes:
+        raise MalformedPdu(f"presentation context {value[0]} lacks its abstract syntax or transfer syntaxes")
+    return value[0], abstract, syntaxes
+
+
+def rejection_of(request: AssociateRequest) -> tuple[tuple[int, int, int], str] | None:
+    """The A-ASSOCIATE-RJ (result, source, reason) and why, for a well-formed request we cannot serve.
+
+    Only what does not depend on who is asking: the protocol version and the application context.
+    """
+    if not request.protocol_version & 0x0001:
+        return REJECT_PROTOCOL_VERSION, f"protocol version 0x{request.protocol_version:04x} lacks version 1"
+    if request.application_context != APPLICATION_CONTEXT:
+        return REJECT_APPLICATION_CONTEXT, "application context is missing or not the DICOM one"
+    return None
+
+
+def choose_contexts(
+    request: AssociateRequest, sop_classes: frozenset[str], transfer_syntaxes: Sequence[str]
+) -> tuple[list[tuple[int, int, str]], dict[int, tuple[str, str]]]:
+    """Our answer to each proposed context, and the accepted ones (ID -> (abstract, transfer syntax)).
+
+    Verification is accepted in either little endian syntax, a storage SOP class of ``sop_classes`` in
+    the first proposed syntax that is one of ``transfer_syntaxes`` (the peer's order of preference).
+    """
+    results: list[tuple[int, int, str]] = []
+    accepted: dict[int, tuple[str, str]] = {}
+    for number, abstract, syntaxes in request.proposed:
+        if abstract == VERIFICATION:
+            acceptable: Sequence[str] = (IMPLICIT_VR_LE, EXPLICIT_VR_LE)
+        elif abstract in sop_classes:
+            acceptable = transfer_syntaxes
+        else:
+            acceptable = ()
+        chosen = next((ts for ts in syntaxes if ts in acceptable), None)
+        first = syntaxes[0] if syntaxes else IMPLICIT_VR_LE
+        if not acceptable:
+            results.append((number, ABSTRACT_SYNTAX_NOT_SUPPORTED, first))
+        elif chosen is None:
+            results.append((number, TRANSFER_SYNTAXES_NOT_SUPPORTED, first))
+        else:
+            results.append((number, CONTEXT_ACCEPTED, chosen))
+            accepted[number] = (abstract, chosen)
+    return results, accepted
 
 
 def encode_associate_ac(

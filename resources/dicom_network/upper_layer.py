@@ -13,7 +13,7 @@ import struct
 from enum import IntEnum
 from typing import BinaryIO
 
-from resources.dicom_network.errors import AssociationLost, ProtocolViolation
+from resources.dicom_network.errors import AssociationLost, MalformedPdu, PduTooLarge, ProtocolViolation
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 VERIFICATION = "1.2.840.10008.1.1"
@@ -25,11 +25,27 @@ IMPLEMENTATION_VERSION = "DICOM_LAKE_01"
 # path need not import pydicom (a receiving process starts in a fraction of the time).
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.8.498.1"
 OUR_MAX_PDU = 262144  # what we tell the peer it may put in one P-DATA-TF
+# A command set is a dozen elements of group 0000 (PS3.7 E.1), a few hundred bytes; 64 KiB leaves room
+# for any optional element a sender adds while bounding what a peer can make us buffer before its end.
+MAX_COMMAND_SET = 65536
+# Bodies up to this size are read in one call (the hot path: every P-DATA-TF we advertise room for);
+# larger ones in pieces of this size, so that what is allocated follows what arrives, not what a header
+# declares (a buffered read of n bytes allocates n bytes before reading any).
+_ONE_READ = 1 << 20
+_READ_CHUNK = 1 << 20  # largest single read of a PDU body (memory follows bytes received)
 
 # PDU types (PS3.8 9.3.1)
 A_ASSOCIATE_RQ, A_ASSOCIATE_AC, A_ASSOCIATE_RJ = 0x01, 0x02, 0x03
 P_DATA_TF = 0x04
 A_RELEASE_RQ, A_RELEASE_RP, A_ABORT = 0x05, 0x06, 0x07
+PDU_TYPES = frozenset(range(A_ASSOCIATE_RQ, A_ABORT + 1))
+PDU_HEADER = 6  # type, reserved, 4-byte length of the variable field
+
+# A-ABORT reasons of a service-provider initiated abort (source 2, PS3.8 Table 9-26)
+ABORT_REASON_NOT_SPECIFIED = 0x00
+ABORT_UNRECOGNISED_PDU = 0x01
+ABORT_UNEXPECTED_PDU = 0x02
+ABORT_INVALID_PARAMETER = 0x06
 
 # Command Data Set Type (0000,0800): this value means "no dataset follows" (PS3.7 E.1).
 NO_DATASET = 0x0101
@@ -126,6 +142,19 @@ def pdu(pdu_type: int, body: bytes) -> bytes:
     return struct.pack(">BBI", pdu_type, 0, len(body)) + body
 
 
+def encode_abort(reason: int = ABORT_REASON_NOT_SPECIFIED) -> bytes:
+    """An A-ABORT from the service provider (source 2) with ``reason`` (PS3.8 9.3.8)."""
+    return pdu(A_ABORT, bytes([0, 0, 0x02, reason]))
+
+
+def unexpected_pdu(pdu_type: int, where: str) -> MalformedPdu:
+    """The error for a PDU of ``pdu_type`` arriving ``where``: an unknown type (A-ABORT reason 1) or a
+    known one out of turn (reason 2)."""
+    if pdu_type not in PDU_TYPES:
+        return MalformedPdu(f"unknown PDU type 0x{pdu_type:02x} {where}", abort_reason=ABORT_UNRECOGNISED_PDU)
+    return MalformedPdu(f"PDU type 0x{pdu_type:02x} {where}", abort_reason=ABORT_UNEXPECTED_PDU)
+
+
 def pdv_pdus(context_id: int, payload: bytes, *, command: bool, max_pdu: int) -> list[bytes]:
     """P-DATA-TF PDUs carrying ``payload`` in fragments that fit the peer's maximum PDU length.
 
@@ -143,27 +172,70 @@ def pdv_pdus(context_id: int, payload: bytes, *, command: bool, max_pdu: int) ->
     return out
 
 
-def read_pdu(stream: BinaryIO) -> tuple[int, bytes] | None:
-    """The next whole PDU as (type, variable field), or None when the peer closed between PDUs."""
-    header = stream.read(6)
+def read_pdu(stream: BinaryIO, max_length: int | None = None) -> tuple[int, bytes] | None:
+    """The next whole PDU as (type, variable field), or None when the peer closed between PDUs.
+
+    ``max_length`` bounds the variable field: a header declaring more raises before any of the body is
+    read (the caller answers and closes). Without it, memory still follows what arrives: a body over
+    1 MiB is read in pieces.
+
+    Raises
+    ------
+    PduTooLarge
+        If the header declares more than ``max_length`` bytes.
+    ProtocolViolation
+        If the connection closes inside the header or the body.
+    """
+    header = stream.read(PDU_HEADER)
     if not header:
         return None
-    if len(header) < 6:
+    if len(header) < PDU_HEADER:
         raise ProtocolViolation("connection closed inside a PDU header")
     pdu_type, length = struct.unpack(">BxI", header)
-    body = stream.read(length)
+    if max_length is not None and length > max_length:
+        raise PduTooLarge(pdu_type, length, max_length)
+    body = stream.read(length) if length <= _ONE_READ else _read_in_pieces(stream, length)
     if len(body) < length:
         raise ProtocolViolation("connection closed inside a PDU")
     return pdu_type, body
 
 
-def sub_items(value: bytes, offset: int = 0) -> list[tuple[int, bytes]]:
-    """The (type, value) items of an A-ASSOCIATE PDU's variable part or of a compound item."""
+def _read_in_pieces(stream: BinaryIO, length: int) -> bytes:
+    pieces: list[bytes] = []
+    left = length
+    while left:
+        wanted = min(left, _ONE_READ)
+        piece = stream.read(wanted)
+        pieces.append(piece)
+        left -= len(piece)
+        if len(piece) < wanted:
+            break  # closed early: the caller sees the short body
+    return b"".join(pieces)
+
+
+def sub_items(value: bytes, offset: int = 0, *, strict: bool = False) -> list[tuple[int, bytes]]:
+    """The (type, value) items of an A-ASSOCIATE PDU's variable part or of a compound item.
+
+    ``strict`` (what the acceptor reads a request with) raises on an item whose length runs past the
+    end or on trailing bytes too few for an item header; otherwise the last item is cut at the end
+    (how our requestor reads a peer's answer).
+
+    Raises
+    ------
+    MalformedPdu
+        If ``strict`` and the items do not tile ``value`` exactly.
+    """
     out = []
     while offset + 4 <= len(value):
         item_type, length = value[offset], struct.unpack_from(">H", value, offset + 2)[0]
+        if strict and offset + 4 + length > len(value):
+            raise MalformedPdu(
+                f"item type 0x{item_type:02x} declares {length} bytes, past the end of its container"
+            )
         out.append((item_type, value[offset + 4 : offset + 4 + length]))
         offset += 4 + length
+    if strict and offset != len(value):
+        raise MalformedPdu(f"{len(value) - offset} stray byte(s) after the last item")
     return out
 
 

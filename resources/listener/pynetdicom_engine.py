@@ -3,8 +3,15 @@
 pynetdicom's events are mapped onto the receiver protocol of the native acceptor
 (:class:`resources.dicom_network.acceptor.Receiver`), so the receive path and the log lines are the
 same whichever engine runs. Its threaded server is extended with what the native acceptor also does:
-a shared port (``SO_REUSEPORT``), TCP_NODELAY, a host allow-list, and the TLS handshake in the
-association's thread rather than the accepting one.
+a shared port (``SO_REUSEPORT``), TCP_NODELAY, a host allow-list, the TLS handshake in the
+association's thread rather than the accepting one, a limit on connections still setting up, and
+bounded reads: each connection is handed to pynetdicom as a
+:class:`~resources.dicom_network.bounded_socket.BoundedSocket` (PDU lengths bounded, the whole
+handshake and request on the ACSE timeout, then every read on the network timeout).
+
+What pynetdicom's own parser decides for this engine: how a request that is framed correctly but
+malformed inside is answered (it aborts or rejects as its decoding fails); the native engine answers
+those as the table of :mod:`resources.dicom_network.negotiation` says.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
@@ -24,10 +32,13 @@ from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
 from resources.dicom_network.acceptor import Receiver
+from resources.dicom_network.admission import PendingConnections, refuse, tls_handshake
 from resources.dicom_network.association import make_ae
 from resources.dicom_network.association_settings import set_tcp_nodelay
+from resources.dicom_network.bounded_socket import BoundedSocket, BoundedSSLSocket, PduBounds
+from resources.dicom_network.errors import NetworkError
 from resources.dicom_network.status import StoreStatus
-from resources.listener.engine_settings import association_settings
+from resources.listener.engine_settings import association_settings, pdu_bounds, pending_limit
 from resources.listener.storage_contexts import StorageContexts
 from resources.site_config import ListenerSettings
 
@@ -49,7 +60,9 @@ class _ListenerServer(ThreadedAssociationServer):
     tcp_nodelay: bool = True
     allowed_hosts: frozenset[str] = frozenset()
     on_refused_host: Callable[[str], None] | None = None
-    tls_handshake_timeout_s: float = 30.0
+    on_refused_pending: Callable[[str, str], None] | None = None
+    pending: PendingConnections = PendingConnections(20)
+    bounds: PduBounds = PduBounds(65536, 262144, 30.0, 120.0)
 
     def server_bind(self) -> None:
         if self.reuse_port and self.socket is not None:
@@ -67,16 +80,19 @@ class _ListenerServer(ThreadedAssociationServer):
         return client_socket, address
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
-        if self.ssl_context:
-            try:
-                timeout = request.gettimeout()
-                request.settimeout(self.tls_handshake_timeout_s)
-                request = self.ssl_context.wrap_socket(request, server_side=True)
-                request.settimeout(timeout)
-            except OSError as exc:  # ssl.SSLError and timeouts included
-                log.warning("TLS handshake with %s failed: %s", client_address[0], exc)
-                self.shutdown_request(request)
-                return
+        accepted_at = time.monotonic()
+        try:
+            if self.ssl_context:
+                # The context's socket class is BoundedSSLSocket (set by PynetdicomEngine.start).
+                request = tls_handshake(self.ssl_context, request, accepted_at + self.bounds.acse_timeout_s)
+                request.bound(self.bounds, self.pending, accepted_at)
+            else:
+                request = BoundedSocket.adopt(request, self.bounds, self.pending, accepted_at)
+        except (OSError, NetworkError) as exc:  # ssl.SSLError and the ACSE timeout included
+            self.pending.release()
+            log.warning("TLS handshake with %s failed: %s", client_address[0], exc)
+            self.shutdown_request(request)
+            return
         super().process_request_thread(request, client_address)
 
     def shutdown(self) -> None:
@@ -89,6 +105,14 @@ class _ListenerServer(ThreadedAssociationServer):
         if self.allowed_hosts and host not in self.allowed_hosts:
             if self.on_refused_host is not None:
                 self.on_refused_host(host)
+            return False
+        if not self.pending.take():
+            refuse(request, tls=self.ssl_context is not None)
+            if self.on_refused_pending is not None:
+                self.on_refused_pending(
+                    f"?@{host}:{client_address[1]}",
+                    f"{self.pending.limit} connections still setting up (listener.max_pending_connections)",
+                )
             return False
         return True
 
@@ -149,10 +173,15 @@ class PynetdicomEngine:
                 "tcp_nodelay": self.settings.tcp_nodelay,
                 "allowed_hosts": frozenset(self.settings.allowed_hosts),
                 "on_refused_host": self.receiver.host_refused,
-                # The handshake is part of setting the association up.
-                "tls_handshake_timeout_s": self.settings.acse_timeout_s,
+                "on_refused_pending": self.receiver.association_rejected,
+                "pending": PendingConnections(pending_limit(self.settings)),
+                # The handshake is part of setting the association up (one ACSE deadline for both).
+                "bounds": pdu_bounds(self.settings),
             },
         )
+        if self.ssl_context is not None:
+            # The listener's own context (resources.listener.tls): its sockets track PDU bounds.
+            self.ssl_context.sslsocket_class = BoundedSSLSocket
         server = self._application_entity().make_server(
             (self.settings.bind_address, self.settings.port),
             ssl_context=self.ssl_context,

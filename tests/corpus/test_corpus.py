@@ -24,10 +24,8 @@ from resources.corpus.generator import assemble, encoded_instances, study_recipe
 from resources.corpus.planner import CorpusPlanner
 from resources.corpus.tag_paths import TagPathError, resolve_tag_path
 from tests.corpus.conftest import SPEC
+from tests.dicom_builder import CT_IMAGE, MG_IMAGE, XRAY_DOSE_SR
 
-CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
-MG_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
-RDSR = "1.2.840.10008.5.1.4.1.1.88.67"
 UK_2022_CATEGORIES = {
     "Head (acute stroke)",
     "Paranasal sinuses",
@@ -105,7 +103,7 @@ def test_every_file_is_part10_with_the_right_sop_class(corpus: Corpus) -> None:
         for series in study["series"]:
             for sop in series["sop_uids"]:
                 kinds[sop] = series["kind"]
-    expected = {"image": CT_IMAGE, "localizer": CT_IMAGE, "mg": MG_PRESENTATION, "rdsr": RDSR}
+    expected = {"image": CT_IMAGE, "localizer": CT_IMAGE, "mg": MG_IMAGE, "rdsr": XRAY_DOSE_SR}
     for name, ds in files.items():
         assert ds.preamble == b"\x00" * 128, name
         assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1", name
@@ -172,7 +170,7 @@ def test_rdsr_events_agree_with_image_headers(corpus: Corpus) -> None:
     for ds in files.values():
         if ds.SOPClassUID == CT_IMAGE:
             images_by_event[str(ds.IrradiationEventUID)].append(ds)
-    reports = [ds for ds in files.values() if ds.SOPClassUID == RDSR]
+    reports = [ds for ds in files.values() if ds.SOPClassUID == XRAY_DOSE_SR]
     assert reports
     checked_events = 0
     for report in reports:

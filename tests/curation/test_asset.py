@@ -19,7 +19,8 @@ from orchestration.cli import main as cli_main
 from resources.curation.resource import CurationResource
 from resources.site_resource import SiteConfigResource
 from resources.warehouse.resource import WarehouseResource
-from tests.curation.factory import make_dataset, write
+from tests.curation.conftest import make_dataset
+from tests.dicom_builder import write_instance
 
 PARTITION = "2026-11-10"
 
@@ -35,7 +36,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _research_partition(site: Path, n: int) -> Path:
     folder = site.parent / "var" / "research" / PARTITION
     for i in range(n):
-        write(
+        write_instance(
             make_dataset("CT", StudyInstanceUID="2.25.1", SeriesInstanceUID="2.25.2", InstanceNumber=i),
             folder,
         )
@@ -166,7 +167,8 @@ def test_completeness_check_warns_when_ctdivol_is_mostly_missing(site: Path) -> 
     folder = site.parent / "var" / "research" / PARTITION
     for i in range(4):
         ctdivol = 7.0 if i == 0 else None
-        write(make_dataset("CT", StudyInstanceUID="2.25.5", InstanceNumber=i, CTDIvol=ctdivol), folder)
+        ds = make_dataset("CT", StudyInstanceUID="2.25.5", InstanceNumber=i, CTDIvol=ctdivol)
+        write_instance(ds, folder)
     result = _run(site)
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     completeness = checks["curated_field_completeness"]

@@ -18,7 +18,8 @@ from resources.curation import PartitionCurator
 from resources.curation.body_region import CONFIDENCE_BODY_PART, BodyRegionVocabulary
 from resources.warehouse import Lineage, Warehouse
 from resources.warehouse.tables import CURATION_TABLES
-from tests.curation.factory import make_dataset, make_dose_sr, write
+from tests.curation.conftest import make_dataset, make_dose_sr
+from tests.dicom_builder import write_instance
 from tests.warehouse.backends import BACKENDS
 
 pytestmark = pytest.mark.parametrize("make_warehouse", BACKENDS, indirect=True)
@@ -125,14 +126,14 @@ def test_flags_phi_audit_and_unreadable_files(make_warehouse: Warehouse, tmp_pat
     make_warehouse.upgrade()
     study = "2.25.100"
     files = [
-        write(
+        write_instance(
             make_dataset("CT", StudyInstanceUID=study, SeriesInstanceUID="2.25.101", CTDIvol=-1.0), tmp_path
         ),
-        write(
+        write_instance(
             make_dataset("CT", StudyInstanceUID=study, SeriesInstanceUID="2.25.101", PatientSex="M"), tmp_path
         ),
-        write(make_dose_sr(study, ("T-D1100", "SRT")), tmp_path),
-        write(make_dataset("MG", CompressionForce=450, OrganDose=None, PatientAge="130Y"), tmp_path),
+        write_instance(make_dose_sr(study, ("T-D1100", "SRT")), tmp_path),
+        write_instance(make_dataset("MG", CompressionForce=450, OrganDose=None, PatientAge="130Y"), tmp_path),
     ]
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"not dicom")

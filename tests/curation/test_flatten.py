@@ -10,19 +10,14 @@ from pydicom.sequence import Sequence
 
 from resources.curation.flatten import flatten_dataset
 from resources.curation.header_reader import UnreadableHeaderError, read_header
-from tests.curation.factory import make_dataset, write
-
-
-def _phantom_item(code: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", "phantom"
-    return item
+from tests.curation.conftest import make_dataset
+from tests.dicom_builder import code_item, write_instance
 
 
 def test_values_read_from_raw_bytes_match_pydicom(tmp_path: Path) -> None:
     ds = make_dataset("CT", SliceLocation=None, ImagePositionPatient=[1.0, 2.0, -33.5])
-    ds.CTDIPhantomTypeCodeSequence = Sequence([_phantom_item("113690")])
-    record = flatten_dataset(read_header(write(ds, tmp_path)))
+    ds.CTDIPhantomTypeCodeSequence = Sequence([code_item("113690", "DCM", "phantom")])
+    record = flatten_dataset(read_header(write_instance(ds, tmp_path)))
     assert record["ctdivol_mgy"] == pytest.approx(float(ds.CTDIvol))
     assert record["kvp"] == pytest.approx(120.0)
     assert record["exposure_mas"] == pytest.approx(90.0)
@@ -35,14 +30,14 @@ def test_values_read_from_raw_bytes_match_pydicom(tmp_path: Path) -> None:
 
 def test_text_declared_latin1_but_stored_utf8_is_read_as_utf8(tmp_path: Path) -> None:
     ds = make_dataset("CT", SpecificCharacterSet="ISO_IR 100")
-    path = write(ds, tmp_path)
+    path = write_instance(ds, tmp_path)
     same_length = "Thörax routin".encode()  # 14 bytes, like the value it replaces
     path.write_bytes(path.read_bytes().replace(b"Thorax routine", same_length))
     assert flatten_dataset(read_header(path))["protocol_name"] == "Thörax routin"
 
 
 def test_invalid_numbers_are_flagged_not_fatal(tmp_path: Path) -> None:
-    path = write(make_dataset("CT", SliceThickness="7.25"), tmp_path)
+    path = write_instance(make_dataset("CT", SliceThickness="7.25"), tmp_path)
     path.write_bytes(path.read_bytes().replace(b"7.25", b"7/25"))  # like "10.50/ 15.00" in real files
     record = flatten_dataset(read_header(path))
     assert record["slice_thickness_mm"] is None

@@ -15,18 +15,11 @@ from orchestration.cli import main as cli_main
 from resources.deid.resource import DeidentificationResource
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
-from tests.deid.builders import ct_dataset
+from tests.deid.conftest import phi_ct
+from tests.dicom_builder import CT_IMAGE, encode, write_file
 
 PARTITION = "2026-11-10"
 SECRET = "asset-test-secret-0123456789"
-
-
-def _encode(ds: pydicom.Dataset) -> bytes:
-    from io import BytesIO
-
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 @pytest.fixture()
@@ -44,12 +37,12 @@ def site(tmp_path: Path) -> Path:
 def _fill_spool(root: Path) -> SpoolStore:
     spool = SpoolStore(root, fsync=False)
     datasets = [
-        ct_dataset(study_uid="1.2.3.4.100"),
-        ct_dataset(patient_id="OPTOUT01", study_uid="1.2.3.4.200"),
+        phi_ct(study_uid="1.2.3.4.100"),
+        phi_ct(patient_id="OPTOUT01", study_uid="1.2.3.4.200"),
     ]
     for index, ds in enumerate(datasets):
         spool.store(
-            _encode(ds),
+            encode(ds),
             sop_instance_uid=ds.SOPInstanceUID,
             sop_class_uid=ds.SOPClassUID,
             study_uid=ds.StudyInstanceUID,
@@ -57,13 +50,13 @@ def _fill_spool(root: Path) -> SpoolStore:
             partition_key=PARTITION,
             source="pacs" if index == 0 else "listener",
         )
-    burned = ct_dataset(study_uid="1.2.3.4.300")
+    burned = phi_ct(study_uid="1.2.3.4.300")
     burned.BurnedInAnnotation = "YES"
-    for data, uid in ((_encode(burned), burned.SOPInstanceUID), (b"not dicom at all", "1.2.3.4.400.1.1")):
+    for data, uid in ((encode(burned), burned.SOPInstanceUID), (b"not dicom at all", "1.2.3.4.400.1.1")):
         spool.store(
             data,
             sop_instance_uid=uid,
-            sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+            sop_class_uid=CT_IMAGE,
             study_uid=uid.rsplit(".", 2)[0],
             series_uid=uid.rsplit(".", 1)[0],
             partition_key=PARTITION,
@@ -136,8 +129,8 @@ def test_cli_deidentifies_a_folder_offline(
 ) -> None:
     source = tmp_path / "in"
     source.mkdir()
-    ct_dataset().save_as(source / "a.dcm", enforce_file_format=True)
-    ct_dataset(study_uid="1.2.3.4.500").save_as(source / "b.dcm", enforce_file_format=True)
+    write_file(phi_ct(), source / "a.dcm")
+    write_file(phi_ct(study_uid="1.2.3.4.500"), source / "b.dcm")
     (source / "broken.dcm").write_bytes(b"\0" * 10)
     monkeypatch.setenv("DICOM_LAKE_SECRET_KEY", SECRET)
     monkeypatch.delenv("DICOM_LAKE_CONFIG", raising=False)

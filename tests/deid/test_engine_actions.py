@@ -9,11 +9,25 @@ from pathlib import Path
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from resources.deid.engine import Deidentifier
-from tests.deid.builders import ct_dataset, nest
+from tests.deid.conftest import phi_ct
+from tests.dicom_builder import CT_IMAGE, write_file
 
 Build = Callable[..., Deidentifier]
+
+
+def nest(depth: int, leaf: Dataset) -> Sequence:
+    """``depth`` levels of Referenced Image Sequence (X/Z/U*: kept, UIDs replaced) around ``leaf``."""
+    inner = Sequence([leaf])
+    for _ in range(depth - 1):
+        item = Dataset()
+        item.ReferencedSOPClassUID = CT_IMAGE
+        item.ReferencedSOPInstanceUID = "1.2.3.4.100.1.1"
+        item.ReferencedImageSequence = inner
+        inner = Sequence([item])
+    return inner
 
 
 def _all_text(ds: Dataset) -> str:
@@ -26,7 +40,7 @@ def _all_text(ds: Dataset) -> str:
 
 
 def test_action_codes_d_z_x_u_k_c_p(engine: Deidentifier) -> None:
-    ds = ct_dataset()
+    ds = phi_ct()
     result = engine.deidentify(ds)
     assert result.outcome == "deidentified", result.reasons
     out = result.dataset
@@ -49,7 +63,7 @@ def test_action_codes_d_z_x_u_k_c_p(engine: Deidentifier) -> None:
 
 
 def test_no_identifier_of_the_source_survives_anywhere(engine: Deidentifier) -> None:
-    result = engine.deidentify(ct_dataset())
+    result = engine.deidentify(phi_ct())
     assert result.dataset is not None
     text = _all_text(result.dataset)
     for value in (
@@ -72,8 +86,8 @@ def test_no_identifier_of_the_source_survives_anywhere(engine: Deidentifier) -> 
 
 
 def test_uids_are_consistent_across_engines_sharing_the_key(make_engine: Build) -> None:
-    first = make_engine().deidentify(ct_dataset())
-    second = make_engine().deidentify(ct_dataset())
+    first = make_engine().deidentify(phi_ct())
+    second = make_engine().deidentify(phi_ct())
     assert first.dataset is not None and second.dataset is not None
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "IrradiationEventUID"):
         assert first.dataset[keyword].value == second.dataset[keyword].value
@@ -81,9 +95,9 @@ def test_uids_are_consistent_across_engines_sharing_the_key(make_engine: Build) 
 
 
 def test_date_shift_is_per_patient_and_preserves_intervals(engine: Deidentifier) -> None:
-    a = engine.deidentify(ct_dataset(study_date="20261110", study_uid="1.2.3.4.100")).dataset
-    b = engine.deidentify(ct_dataset(study_date="20250101", study_uid="1.2.3.4.200")).dataset
-    other = engine.deidentify(ct_dataset(patient_id="OTHER999", study_date="20261110")).dataset
+    a = engine.deidentify(phi_ct(study_date="20261110", study_uid="1.2.3.4.100")).dataset
+    b = engine.deidentify(phi_ct(study_date="20250101", study_uid="1.2.3.4.200")).dataset
+    other = engine.deidentify(phi_ct(patient_id="OTHER999", study_date="20261110")).dataset
     assert a is not None and b is not None and other is not None
     day = lambda s: dt.datetime.strptime(s, "%Y%m%d").date()  # noqa: E731
     assert day(a.StudyDate) != dt.date(2026, 11, 10)
@@ -99,7 +113,7 @@ def test_sequence_recursion_to_depth_four(engine: Deidentifier) -> None:
     leaf.PatientID = "MRN4455667"
     leaf.ReferencedSOPInstanceUID = "1.2.3.4.100.1.1"
     leaf.OtherPatientIDs = "NHS9434765919"
-    ds = ct_dataset()
+    ds = phi_ct()
     ds.ReferencedImageSequence = nest(4, leaf)
     out = engine.deidentify(ds).dataset
     assert out is not None
@@ -112,7 +126,7 @@ def test_sequence_recursion_to_depth_four(engine: Deidentifier) -> None:
 
 
 def test_private_tags_removed_except_the_safe_allow_list(make_engine: Build) -> None:
-    ds = ct_dataset()
+    ds = phi_ct()
     safe = ds.private_block(0x0019, "GEMS_ACQU_01", create=True)
     safe.add_new(0x23, "DS", "39.37")
     safe.add_new(0x40, "LO", "Rigby Eleanor")  # not on the allow-list
@@ -122,7 +136,7 @@ def test_private_tags_removed_except_the_safe_allow_list(make_engine: Build) -> 
     assert out is not None
     assert out[0x00191023].value == "39.37" and out[0x00190010].value == "GEMS_ACQU_01"
     assert 0x00191040 not in out and 0x00090010 not in out and 0x00091010 not in out
-    stripped = make_engine(retain_safe_private=False).deidentify(ct_dataset()).dataset
+    stripped = make_engine(retain_safe_private=False).deidentify(phi_ct()).dataset
     assert stripped is not None and not any(elem.tag.is_private for elem in stripped)
 
 
@@ -135,7 +149,7 @@ def test_options_switch_off_and_on(make_engine: Build) -> None:
             retain_modified_dates=False,
             clean_descriptors=False,
         )
-        .deidentify(ct_dataset())
+        .deidentify(phi_ct())
         .dataset
     )
     assert out is not None
@@ -150,20 +164,20 @@ def test_options_switch_off_and_on(make_engine: Build) -> None:
 
 def test_opted_out_patient_is_dropped(make_engine: Build) -> None:
     engine = make_engine(opt_out_ids=["MRN4455667"])
-    assert engine.deidentify(ct_dataset()).outcome == "opted_out"
-    assert engine.deidentify(ct_dataset(patient_id="KEEP0001")).outcome == "deidentified"
+    assert engine.deidentify(phi_ct()).outcome == "opted_out"
+    assert engine.deidentify(phi_ct(patient_id="KEEP0001")).outcome == "deidentified"
 
 
 def test_burned_in_pixels_are_quarantined_unless_allowed(make_engine: Build) -> None:
-    ds = ct_dataset()
+    ds = phi_ct()
     ds.BurnedInAnnotation = "YES"
     result = make_engine().deidentify(ds)
     assert result.outcome == "quarantined" and result.burned_in
-    us = ct_dataset()
+    us = phi_ct()
     us.Modality = "US"
     us.PixelData = b"\0" * 16
     assert make_engine().deidentify(us).outcome == "quarantined"
-    allowed = ct_dataset()
+    allowed = phi_ct()
     allowed.BurnedInAnnotation = "YES"
     assert make_engine(allow_burned_in_pixels=True).deidentify(allowed).outcome == "deidentified"
 
@@ -172,19 +186,19 @@ def test_bad_input_is_quarantined_with_a_reason_that_quotes_no_value(
     engine: Deidentifier, tmp_path: Path
 ) -> None:
     good = tmp_path / "good.dcm"
-    ct_dataset().save_as(good, enforce_file_format=True)
+    write_file(phi_ct(), good)
     truncated = tmp_path / "truncated.dcm"
     truncated.write_bytes(good.read_bytes()[:700])
     no_meta = tmp_path / "no_meta.dcm"
-    ds = ct_dataset()
+    ds = phi_ct()
     del ds.file_meta
     ds.save_as(no_meta, implicit_vr=True, little_endian=True)
     garbage = tmp_path / "garbage.dcm"
     garbage.write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 50)
     charset = tmp_path / "charset.dcm"
-    bad = ct_dataset()
+    bad = phi_ct()
     bad.SpecificCharacterSet = "ISO_IR 999"
-    bad.save_as(charset, enforce_file_format=True)
+    write_file(bad, charset)
     assert engine.deidentify_file(good).outcome == "deidentified"
     for path in (truncated, no_meta, garbage, charset):
         result = engine.deidentify_file(path)
@@ -194,26 +208,26 @@ def test_bad_input_is_quarantined_with_a_reason_that_quotes_no_value(
 
 
 def test_double_pseudonymisation_changes_the_patient_pseudonym(make_engine: Build) -> None:
-    plain = make_engine().deidentify(ct_dataset()).dataset
-    shared = make_engine(recipient_key=b"recipient-key-abcdefghijklmnop").deidentify(ct_dataset()).dataset
+    plain = make_engine().deidentify(phi_ct()).dataset
+    shared = make_engine(recipient_key=b"recipient-key-abcdefghijklmnop").deidentify(phi_ct()).dataset
     assert plain is not None and shared is not None
     assert shared.PatientID != plain.PatientID and shared.PatientID.startswith("R")
 
 
 def test_output_round_trips_through_a_file(engine: Deidentifier, tmp_path: Path) -> None:
-    out = engine.deidentify(ct_dataset()).dataset
+    out = engine.deidentify(phi_ct()).dataset
     assert out is not None
     path = tmp_path / "out.dcm"
-    out.save_as(path, enforce_file_format=True)
+    write_file(out, path)
     again = pydicom.dcmread(path)
     assert again.SOPInstanceUID == out.SOPInstanceUID and again.PatientIdentityRemoved == "YES"
 
 
 def test_source_preamble_is_not_carried_into_the_research_copy(engine: Deidentifier, tmp_path: Path) -> None:
-    source = ct_dataset()
+    source = phi_ct()
     source.preamble = b"II*\x00 hidden-tiff-owner-note ".ljust(128, b"#")
     path = tmp_path / "source.dcm"
-    source.save_as(path, enforce_file_format=True)
+    write_file(source, path)
     result = engine.deidentify_file(path)
     assert result.encoded is not None
     assert result.encoded[:128] == b"\x00" * 128
@@ -224,7 +238,7 @@ def test_source_preamble_is_not_carried_into_the_research_copy(engine: Deidentif
     "text", ["XR CHEST AP PORTABLE", "CT ABDOMEN PELVIS W CONTRAST 5mm 1.25", "Chest 1.0 B70f"]
 )
 def test_ordinary_descriptions_are_not_mangled(engine: Deidentifier, text: str) -> None:
-    ds = ct_dataset()
+    ds = phi_ct()
     ds.SeriesDescription = text
     out = engine.deidentify(ds).dataset
     assert out is not None and out.SeriesDescription == text

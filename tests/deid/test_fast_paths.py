@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from pydicom.dataset import Dataset
 from pydicom.uid import ImplicitVRLittleEndian
 
 import resources.deid.profile_application as profile_application
@@ -18,7 +17,8 @@ from resources.corpus.spec import CorpusSpec
 from resources.deid.deny_list import DenyList, Identifiers
 from resources.deid.encoder import encode_file
 from resources.deid.engine import Deidentifier
-from tests.deid.builders import ct_dataset
+from tests.deid.conftest import phi_ct
+from tests.dicom_builder import encode, write_file
 
 
 @pytest.fixture(scope="module")
@@ -31,31 +31,25 @@ def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return files
 
 
-def _save_as(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
 def test_encoder_writes_what_pydicom_writes(engine: Deidentifier, corpus_files: list[Path]) -> None:
     raw_kept = 0
     for path in corpus_files:
         result = engine.deidentify_file(path)
         assert result.outcome == "deidentified", result.reason
         assert result.dataset is not None and result.encoded is not None
-        assert result.encoded == _save_as(result.dataset) == encode_file(result.dataset), path.name
+        assert result.encoded == encode(result.dataset) == encode_file(result.dataset), path.name
         raw_kept += sum(1 for elem in result.dataset._dict.values() if elem.is_raw)
     assert raw_kept > 0  # the fast path was taken (untouched elements still raw)
 
 
 def test_encoder_falls_back_for_other_encodings(engine: Deidentifier, tmp_path: Path) -> None:
-    source = ct_dataset()
+    source = phi_ct()
     source.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     path = tmp_path / "implicit.dcm"
-    source.save_as(path, enforce_file_format=True)
+    write_file(source, path)
     result = engine.deidentify_file(path)
     assert result.dataset is not None and result.encoded is not None
-    assert result.encoded == _save_as(result.dataset)
+    assert result.encoded == encode(result.dataset)
     again = pydicom.dcmread(io.BytesIO(result.encoded))
     assert again.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
     assert again.PatientID == result.dataset.PatientID
@@ -76,11 +70,11 @@ def test_raw_text_screen_changes_nothing(
 
 
 def test_raw_text_screen_still_scrubs_identifiers(engine: Deidentifier, tmp_path: Path) -> None:
-    source = ct_dataset()
+    source = phi_ct()
     source.ManufacturerModelName = "Revolution Rigby"  # kept (not in the table): only the deny list cleans it
     source.SoftwareVersions = ["v1", "Eleanor"]  # a hit in the second value of a multi-valued element
     path = tmp_path / "kept-text.dcm"
-    source.save_as(path, enforce_file_format=True)
+    write_file(source, path)
     result = engine.deidentify_file(path)
     assert result.outcome == "deidentified", result.reason
     assert result.encoded is not None and b"rigby" not in result.encoded.lower()
@@ -123,20 +117,20 @@ def test_deny_list_find_equals_the_word_bounded_regex() -> None:
 
 @pytest.mark.filterwarnings("ignore:The value")  # the over-long LT, on purpose
 def test_encoder_matches_pydicom_for_converted_values(tmp_path: Path) -> None:
-    source = ct_dataset()
+    source = phi_ct()
     source.InstitutionName = "Hôpital Saint-Éloi"  # non-ASCII: pydicom encodes it
     source.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]  # multi-valued
     source.SeriesDescription = "odd"  # odd length, padded
     source.AdditionalPatientHistory = "x" * 70_001  # LT longer than a short length field allows
     path = tmp_path / "values.dcm"
-    source.save_as(path, enforce_file_format=True)
+    write_file(source, path)
     ds = pydicom.dcmread(path)
     for keyword in ("InstitutionName", "ImageType", "SeriesDescription", "StudyDate", "AccessionNumber"):
         ds[keyword].value = ds[keyword].value  # converted, as the walk leaves changed elements
     ds.SOPInstanceUID = "1.2.3.45"  # odd-length UID: NUL padding
     ds.StudyDate = None  # emptied
     ds.ContentDate = ""
-    assert encode_file(ds) == _save_as(ds)
+    assert encode_file(ds) == encode(ds)
 
 
 def test_phone_recognizer_gate_changes_nothing(corpus_files: list[Path]) -> None:

@@ -1,23 +1,22 @@
-"""Fixtures of the dose tests: a generated site (corpus with known answers) and small built datasets."""
+"""Fixtures of the dose tests: a generated site (corpus with known answers), and the dose room's own
+datasets (a TID 10013 CT acquisition, a CT Radiation Dose SR, a CT image header) built with the shared
+builder."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.tag import BaseTag
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
+
+from tests import dicom_builder as build
+from tests.dicom_builder import Code, code_item, sr_code, sr_container, sr_num, sr_text, sr_uidref
 
 if TYPE_CHECKING:
     from resources.corpus import CorpusManifest
-
-RDSR_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.88.67"
-CT_IMAGE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2"
 
 
 @pytest.fixture(scope="session")
@@ -37,51 +36,6 @@ def generated_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Corp
     return folder, manifest
 
 
-def code_item(value: str, scheme: str, meaning: str) -> Dataset:
-    item = Dataset()
-    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
-    return item
-
-
-def content(
-    value_type: str, concept: tuple[str, str, str], relationship: str = "CONTAINS", **values: Any
-) -> Dataset:
-    item = Dataset()
-    item.RelationshipType = relationship
-    item.ValueType = value_type
-    item.ConceptNameCodeSequence = [code_item(*concept)]
-    for keyword, value in values.items():
-        setattr(item, keyword, value)
-    return item
-
-
-def num(concept: tuple[str, str, str], value: str, unit: str) -> Dataset:
-    measured = Dataset()
-    measured.MeasurementUnitsCodeSequence = [code_item(unit, "UCUM", unit)]
-    if _valid_ds(value):
-        measured.add_new(0x0040A30A, "DS", value)
-    else:  # an invalid DS as vendors write it: stored raw so that pydicom does not refuse to build it
-        raw = value.encode() + (b" " if len(value) % 2 else b"")
-        measured[0x0040A30A] = RawDataElement(BaseTag(0x0040A30A), "DS", len(raw), raw, 0, False, True)
-    return content("NUM", concept, MeasuredValueSequence=[measured])
-
-
-def _valid_ds(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def container(
-    concept: tuple[str, str, str], children: Sequence[Dataset], relationship: str = "CONTAINS"
-) -> Dataset:
-    return content(
-        "CONTAINER", concept, relationship, ContinuityOfContent="SEPARATE", ContentSequence=list(children)
-    )
-
-
 def ct_event(
     uid: str,
     *,
@@ -89,48 +43,43 @@ def ct_event(
     ctdivol: str | None = "10.0",
     dlp: str | None = "300.0",
     dlp_unit: str = "mGy.cm",
-    acquisition_type: tuple[str, str, str] = ("116152004", "SCT", "Spiral Acquisition"),
-    region: tuple[str, str, str] = ("43799004", "SCT", "Chest"),
+    acquisition_type: Code = ("116152004", "SCT", "Spiral Acquisition"),
+    region: Code = ("43799004", "SCT", "Chest"),
     length: str = "300",
-    phantom: tuple[str, str, str] = ("113691", "DCM", "IEC Body Dosimetry Phantom"),
+    phantom: Code = ("113691", "DCM", "IEC Body Dosimetry Phantom"),
 ) -> Dataset:
-    parameters = container(
+    """A CT Acquisition container (TID 10013); ``ctdivol=None`` leaves out the CT Dose container."""
+    parameters = sr_container(
         ("113822", "DCM", "CT Acquisition Parameters"),
         [
-            num(("113824", "DCM", "Exposure Time"), "5.0", "s"),
-            num(("113825", "DCM", "Scanning Length"), length, "mm"),
-            container(
+            sr_num(("113824", "DCM", "Exposure Time"), "5.0", "s"),
+            sr_num(("113825", "DCM", "Scanning Length"), length, "mm"),
+            sr_container(
                 ("113831", "DCM", "CT X-Ray Source Parameters"),
                 [
-                    content("TEXT", ("113832", "DCM", "Identification of the X-Ray Source"), TextValue="A"),
-                    num(("113733", "DCM", "KVP"), "120", "kV"),
-                    num(("113734", "DCM", "X-Ray Tube Current"), "200", "mA"),
+                    sr_text(("113832", "DCM", "Identification of the X-Ray Source"), "A"),
+                    sr_num(("113733", "DCM", "KVP"), "120", "kV"),
+                    sr_num(("113734", "DCM", "X-Ray Tube Current"), "200", "mA"),
                 ],
             ),
         ],
     )
     children = [
-        content("TEXT", ("125203", "DCM", "Acquisition Protocol"), TextValue=protocol),
-        content("CODE", ("123014", "DCM", "Target Region"), ConceptCodeSequence=[code_item(*region)]),
-        content(
-            "CODE",
-            ("113820", "DCM", "CT Acquisition Type"),
-            ConceptCodeSequence=[code_item(*acquisition_type)],
-        ),
-        content("UIDREF", ("113769", "DCM", "Irradiation Event UID"), UID=uid),
+        sr_text(("125203", "DCM", "Acquisition Protocol"), protocol),
+        sr_code(("123014", "DCM", "Target Region"), region),
+        sr_code(("113820", "DCM", "CT Acquisition Type"), acquisition_type),
+        sr_uidref(("113769", "DCM", "Irradiation Event UID"), uid),
         parameters,
     ]
     if ctdivol is not None:
         dose_items = [
-            num(("113830", "DCM", "Mean CTDIvol"), ctdivol, "mGy"),
-            content(
-                "CODE", ("113835", "DCM", "CTDIw Phantom Type"), ConceptCodeSequence=[code_item(*phantom)]
-            ),
+            sr_num(("113830", "DCM", "Mean CTDIvol"), ctdivol, "mGy"),
+            sr_code(("113835", "DCM", "CTDIw Phantom Type"), phantom),
         ]
         if dlp is not None:
-            dose_items.append(num(("113838", "DCM", "DLP"), dlp, dlp_unit))
-        children.append(container(("113829", "DCM", "CT Dose"), dose_items))
-    return container(("113819", "DCM", "CT Acquisition"), children)
+            dose_items.append(sr_num(("113838", "DCM", "DLP"), dlp, dlp_unit))
+        children.append(sr_container(("113829", "DCM", "CT Dose"), dose_items))
+    return sr_container(("113819", "DCM", "CT Acquisition"), children)
 
 
 def rdsr_dataset(
@@ -142,50 +91,47 @@ def rdsr_dataset(
     charset: str = "ISO_IR 100",
     patient_age: str = "045Y",
 ) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = RDSR_SOP_CLASS
-    ds.SpecificCharacterSet = charset
-    ds.SOPClassUID = RDSR_SOP_CLASS
-    ds.SOPInstanceUID = sop_uid or generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.StudyInstanceUID = study_uid or generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.Modality = "SR"
-    ds.StudyDate = "20260105"
-    ds.PatientID = "PSEUDO1"
-    ds.PatientAge = patient_age
-    ds.Manufacturer = "ACME"
-    ds.ValueType = "CONTAINER"
-    ds.ContinuityOfContent = "SEPARATE"
-    ds.ConceptNameCodeSequence = [code_item("113701", "DCM", "X-Ray Radiation Dose Report")]
-    dlps = []
-    for event in events:
-        for child in event.ContentSequence:
-            if child.ConceptNameCodeSequence[0].CodeValue == "113829":
-                for item in child.ContentSequence:
-                    if item.ConceptNameCodeSequence[0].CodeValue == "113838":
-                        dlps.append(float(item.MeasuredValueSequence[0].NumericValue))
-    accumulated = container(
+    """An X-Ray Radiation Dose SR (with file meta) of ``events``; the accumulated DLP is their sum unless
+    ``total_dlp`` is given."""
+    dlps = [
+        float(item.MeasuredValueSequence[0].NumericValue)
+        for event in events
+        for child in event.ContentSequence
+        if child.ConceptNameCodeSequence[0].CodeValue == "113829"
+        for item in child.ContentSequence
+        if item.ConceptNameCodeSequence[0].CodeValue == "113838"
+    ]
+    total = total_dlp or f"{sum(dlps):.2f}"
+    accumulated = sr_container(
         ("113811", "DCM", "CT Accumulated Dose Data"),
         [
-            num(("113812", "DCM", "Total Number of Irradiation Events"), str(len(events)), "{events}"),
-            num(("113813", "DCM", "CT Dose Length Product Total"), total_dlp or f"{sum(dlps):.2f}", "mGy.cm"),
+            sr_num(("113812", "DCM", "Total Number of Irradiation Events"), str(len(events)), "{events}"),
+            sr_num(("113813", "DCM", "CT Dose Length Product Total"), total, "mGy.cm"),
         ],
     )
-    ds.ContentSequence = [
-        content(
-            "CODE",
-            ("121058", "DCM", "Procedure reported"),
-            "HAS CONCEPT MOD",
-            ConceptCodeSequence=[code_item("77477000", "SCT", "Computed Tomography X-Ray")],
-        ),
-        content("UIDREF", ("121012", "DCM", "Device Observer UID"), "HAS OBS CONTEXT", UID="1.2.3.4.5"),
-        accumulated,
-        *events,
-    ]
-    return ds
+    ds = build.dose_sr(
+        sop_uid=sop_uid,
+        study_uid=study_uid,
+        SpecificCharacterSet=charset,
+        StudyDate="20260105",
+        PatientID="PSEUDO1",
+        PatientAge=patient_age,
+        Manufacturer="ACME",
+        ValueType="CONTAINER",
+        ContinuityOfContent="SEPARATE",
+        ConceptNameCodeSequence=[code_item("113701", "DCM", "X-Ray Radiation Dose Report")],
+        ContentSequence=[
+            sr_code(
+                ("121058", "DCM", "Procedure reported"),
+                ("77477000", "SCT", "Computed Tomography X-Ray"),
+                "HAS CONCEPT MOD",
+            ),
+            sr_uidref(("121012", "DCM", "Device Observer UID"), "1.2.3.4.5", "HAS OBS CONTEXT"),
+            accumulated,
+            *events,
+        ],
+    )
+    return build.with_file_meta(ds)
 
 
 def ct_image(
@@ -202,28 +148,22 @@ def ct_image(
     age: str = "045Y",
     localizer: bool = False,
 ) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = CT_IMAGE_SOP_CLASS
-    ds.SOPClassUID = CT_IMAGE_SOP_CLASS
-    ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
-    ds.Modality = "CT"
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER" if localizer else "AXIAL"]
-    ds.PatientID = "PSEUDO1"
-    ds.PatientAge = age
-    ds.StudyDate = acquired.strftime("%Y%m%d")
-    ds.AcquisitionDate = acquired.strftime("%Y%m%d")
-    ds.AcquisitionTime = acquired.strftime("%H%M%S")
-    ds.ProtocolName = protocol
-    ds.BodyPartExamined = body_part
-    ds.Manufacturer = "ACME"
-    ds.ImagePositionPatient = [0.0, 0.0, z]
-    ds.SliceThickness = thickness
-    if ctdivol is not None:
-        ds.CTDIvol = ctdivol
-    if event_uid is not None:
-        ds.IrradiationEventUID = event_uid
-    return ds
+    """A CT image header (with file meta) as the dose estimate reads it."""
+    ds = build.ct_image(
+        study_uid=study_uid,
+        series_uid=series_uid,
+        ImageType=["ORIGINAL", "PRIMARY", "LOCALIZER" if localizer else "AXIAL"],
+        PatientID="PSEUDO1",
+        PatientAge=age,
+        StudyDate=acquired.strftime("%Y%m%d"),
+        AcquisitionDate=acquired.strftime("%Y%m%d"),
+        AcquisitionTime=acquired.strftime("%H%M%S"),
+        ProtocolName=protocol,
+        BodyPartExamined=body_part,
+        Manufacturer="ACME",
+        ImagePositionPatient=[0.0, 0.0, z],
+        SliceThickness=thickness,
+        CTDIvol=ctdivol,
+        IrradiationEventUID=event_uid,
+    )
+    return build.with_file_meta(ds)

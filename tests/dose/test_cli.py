@@ -8,20 +8,19 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import main
+from tests.dicom_builder import CT_IMAGE, write_file
 from tests.dose.conftest import ct_event, rdsr_dataset
 
 
 def test_one_json_object_per_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    report = tmp_path / "report.dcm"
     ds = rdsr_dataset([ct_event("1.2.3.1", ctdivol="10.50/ 15.00"), ct_event("1.2.3.2", dlp="120.5")])
     ds.PatientName = "Doe^Jane"
     ds.PatientID = "SECRET-ID-77"
     ds.StudyDescription = "for Jane Doe"
-    ds.save_as(report, enforce_file_format=True)
-    image = tmp_path / "image.dcm"
+    report = write_file(ds, tmp_path / "report.dcm")
     ds2 = rdsr_dataset([])
-    ds2.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    ds2.save_as(image, enforce_file_format=True)
+    ds2.SOPClassUID = CT_IMAGE
+    image = write_file(ds2, tmp_path / "image.dcm")
 
     status = main(["rdsr", str(report), str(image)])
     out = capsys.readouterr().out

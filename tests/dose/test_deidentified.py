@@ -16,6 +16,7 @@ import pytest
 from resources.dose.dedup import deduplicate_study
 from resources.dose.errors import NotADoseReportError
 from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose, read_ct_radiation_dose
+from tests.dicom_builder import write_file
 
 pytestmark = [pytest.mark.openrem, pytest.mark.slow]
 
@@ -41,8 +42,7 @@ def deidentified(openrem_test_files: Path, tmp_path_factory: pytest.TempPathFact
             warnings.warn(f"{path.name} quarantined by de-identification: {outcome.reason}", stacklevel=1)
             continue
         target = out / path.name
-        outcome.dataset.save_as(target, enforce_file_format=True)
-        result[path.name] = target
+        result[path.name] = write_file(outcome.dataset, target)
     return result
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
+from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from resources.dose.estimate import estimate_events
-from resources.dose.image_headers import read_image_header
+from resources.dose.image_headers import ImageHeader, read_image_header
 from resources.dose.linking import (
     LINK_BY_PROTOCOL,
     LINK_BY_TIME,
@@ -18,21 +21,17 @@ from resources.dose.linking import (
     summarise_series,
 )
 from resources.dose.rdsr.ct_radiation_dose import read_dataset
+from tests.dicom_builder import write_file
 from tests.dose.conftest import ct_event, ct_image, rdsr_dataset
 
 T0 = dt.datetime(2026, 1, 5, 10, 0, 0)
 
 
-def headers(tmp_path, datasets):  # type: ignore[no-untyped-def]
-    result = []
-    for index, ds in enumerate(datasets):
-        path = tmp_path / f"{index}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        result.append(read_image_header(path))
-    return result
+def headers(tmp_path: Path, datasets: Iterable[Dataset]) -> list[ImageHeader]:
+    return [read_image_header(write_file(ds, tmp_path / f"{index}.dcm")) for index, ds in enumerate(datasets)]
 
 
-def test_first_and_last_slice_give_length_and_dlp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_first_and_last_slice_give_length_and_dlp(tmp_path: Path) -> None:
     study, series = generate_uid(), generate_uid()
     # Only the first and last instance were retrieved (metadata policy); tube current modulation makes
     # their CTDIvol differ.
@@ -47,7 +46,7 @@ def test_first_and_last_slice_give_length_and_dlp(tmp_path) -> None:  # type: ig
     assert "estimated" in event.flags and "no_event_uid_may_double_count" in event.flags
 
 
-def test_single_instance_means_unknown_length_and_no_dlp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_single_instance_means_unknown_length_and_no_dlp(tmp_path: Path) -> None:
     study = generate_uid()
     (event,) = estimate_events(summarise_series(headers(tmp_path, [ct_image(study, generate_uid(), z=0.0)])))
     assert event.ctdivol_mgy == pytest.approx(10.0)
@@ -55,7 +54,7 @@ def test_single_instance_means_unknown_length_and_no_dlp(tmp_path) -> None:  # t
     assert "length_unknown_single_instance" in event.flags
 
 
-def test_reconstructions_of_one_acquisition_count_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reconstructions_of_one_acquisition_count_once(tmp_path: Path) -> None:
     study, uid = generate_uid(), generate_uid()
     thin, thick = generate_uid(), generate_uid()
     datasets = [
@@ -70,7 +69,7 @@ def test_reconstructions_of_one_acquisition_count_once(tmp_path) -> None:  # typ
     assert event.dlp_mgycm == pytest.approx(10.0 * 30.0)
 
 
-def test_links_by_uid_then_time_and_protocol(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_links_by_uid_then_time_and_protocol(tmp_path: Path) -> None:
     study = generate_uid()
     chest_uid, abdo_uid = generate_uid(), generate_uid()
     report = read_dataset(
@@ -105,7 +104,7 @@ def test_links_by_uid_then_time_and_protocol(tmp_path) -> None:  # type: ignore[
     assert far not in links  # outside the window: not guessed
 
 
-def test_links_by_protocol_when_events_have_no_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_links_by_protocol_when_events_have_no_time(tmp_path: Path) -> None:
     study, uid = generate_uid(), generate_uid()
     report = read_dataset(
         rdsr_dataset(

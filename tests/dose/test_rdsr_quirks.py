@@ -12,13 +12,12 @@ from resources.dose.codes import AcquisitionType
 from resources.dose.errors import NotADoseReportError, UnreadableFileError
 from resources.dose.rdsr.content_tree import CHARSET_MISMATCH_FLAG
 from resources.dose.rdsr.ct_radiation_dose import read_ct_radiation_dose, read_dataset
+from tests.dicom_builder import BASIC_TEXT_SR, write_file
 from tests.dose.conftest import ct_event, rdsr_dataset
 
 
-def write(tmp_path: Path, ds: Dataset, name: str = "sr.dcm") -> Path:
-    path = tmp_path / name
-    ds.save_as(path, enforce_file_format=True)
-    return path
+def write(tmp_path: Path, ds: Dataset) -> Path:
+    return write_file(ds, tmp_path / "sr.dcm")
 
 
 @pytest.mark.parametrize("unit", ["mGy.cm", "mGycm", "mGy*cm"])
@@ -101,7 +100,7 @@ def test_meaning_is_never_matched() -> None:
 
 def test_a_basic_text_sr_is_not_a_dose_report() -> None:
     ds = rdsr_dataset([ct_event("1.2.3.1")])
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    ds.SOPClassUID = BASIC_TEXT_SR
     with pytest.raises(NotADoseReportError, match="cannot carry TID 10011"):
         read_dataset(ds, "x.dcm")
 

@@ -11,6 +11,7 @@ import pytest
 from resources.listener.group_commit import GroupCommitter
 from resources.spool import SpoolStore, SpoolWriteError
 from resources.spool.records import SpoolRecord
+from tests.dicom_builder import CT_IMAGE
 
 PARTITION = "2026-11-09"
 
@@ -19,7 +20,7 @@ def _written(spool: SpoolStore, n: int) -> SpoolRecord:
     return spool.write_file(
         f"instance {n}".encode(),
         sop_instance_uid=f"1.2.3.{n}",
-        sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+        sop_class_uid=CT_IMAGE,
         study_uid="1.2.3",
         series_uid="1.2.3.0",
         partition_key=PARTITION,

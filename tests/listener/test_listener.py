@@ -21,6 +21,7 @@ from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings, SiteConfig, load_site_config
 from resources.spool.errors import SpoolWriteError
 from resources.spool.store import SpoolStore
+from tests.dicom_builder import pixel_ct, write_ct_studies
 from tests.listener.conftest import (
     LAKE_AE,
     PACS_AE,
@@ -30,7 +31,6 @@ from tests.listener.conftest import (
     write_site,
 )
 from tests.listener.dcmtk import require_dcmtk, run_storescu, storescu_command, storescu_env
-from tests.operations.dicom_factory import make_ct_instance, write_study_files
 
 
 def spool_rows(config: SiteConfig) -> list[sqlite3.Row]:
@@ -63,7 +63,7 @@ def test_storescu_instances_are_spooled_once_each_with_receipts(
     listener: RunningListener, tmp_path: Path
 ) -> None:
     require_dcmtk("storescu")
-    files = write_study_files(tmp_path / "send", studies=2, instances_per_study=5)
+    files = write_ct_studies(tmp_path / "send", studies=2, instances_per_study=5)
     result = run_storescu(listener.port, files)
     assert result.returncode == 0, result.stderr[-500:]
     # Send the same study again: the spool keeps one row and one file per SOP instance.
@@ -87,7 +87,7 @@ def test_unknown_calling_ae_title_is_refused_and_nothing_stored(
     listener: RunningListener, tmp_path: Path
 ) -> None:
     require_dcmtk("storescu")
-    files = write_study_files(tmp_path / "send", studies=1, instances_per_study=2)
+    files = write_ct_studies(tmp_path / "send", studies=1, instances_per_study=2)
     result = run_storescu(listener.port, files, calling_ae="INTRUDER")
     assert result.returncode != 0
     assert "Calling AE Title Not Recognized" in result.stderr
@@ -101,9 +101,7 @@ def test_listener_refuses_to_start_when_nobody_may_send(tmp_path: Path) -> None:
 
 
 def test_undated_instance_is_quarantined_and_acknowledged(listener: RunningListener) -> None:
-    dataset = make_ct_instance(
-        study_uid="1.2.3.4", series_uid="1.2.3.4.1", sop_uid="1.2.3.4.1.1", study_date=None
-    )
+    dataset = pixel_ct(study_uid="1.2.3.4", series_uid="1.2.3.4.1", sop_uid="1.2.3.4.1.1", study_date=None)
     assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.SUCCESS
     assert spool_rows(listener.config) == []
     entries = QuarantineStore(listener.config.paths.quarantine).entries(stage="listener")
@@ -112,9 +110,7 @@ def test_undated_instance_is_quarantined_and_acknowledged(listener: RunningListe
 
 
 def test_series_date_is_the_fallback_partition(listener: RunningListener) -> None:
-    dataset = make_ct_instance(
-        study_uid="1.2.3.5", series_uid="1.2.3.5.1", sop_uid="1.2.3.5.1.1", study_date=None
-    )
+    dataset = pixel_ct(study_uid="1.2.3.5", series_uid="1.2.3.5.1", sop_uid="1.2.3.5.1.1", study_date=None)
     dataset.AcquisitionDate = "20261031"
     assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.SUCCESS
     assert [r["partition_key"] for r in spool_rows(listener.config)] == ["2026-10-31"]
@@ -125,7 +121,7 @@ def test_unwritable_spool_answers_failure_so_the_sender_resends(listener: Runnin
     # the same path through the code as a permission error or a full disk.
     spool = listener.config.paths.spool
     (spool / "2026-11-09").write_bytes(b"")
-    dataset = make_ct_instance(study_uid="1.2.3.6", series_uid="1.2.3.6.1", sop_uid="1.2.3.6.1.1")
+    dataset = pixel_ct(study_uid="1.2.3.6", series_uid="1.2.3.6.1", sop_uid="1.2.3.6.1.1")
     assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.OUT_OF_RESOURCES
     assert spool_rows(listener.config) == []
     assert not list(spool.rglob("*.part"))
@@ -165,7 +161,7 @@ def test_success_is_answered_only_after_fsync_and_index_commit(
     monkeypatch.setattr(group_commit, "fsync_directory", spy_fsync_directory)
     monkeypatch.setattr(SpoolStore, "index_records", spy_index_records)
 
-    dataset = make_ct_instance(study_uid="1.2.3.9", series_uid="1.2.3.9.1", sop_uid="1.2.3.9.1.1")
+    dataset = pixel_ct(study_uid="1.2.3.9", series_uid="1.2.3.9.1", sop_uid="1.2.3.9.1.1")
     # The index refuses the row: the sender must hear 0xA700 (and resend), not Success.
     assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.OUT_OF_RESOURCES
     assert spool_rows(listener.config) == []
@@ -197,8 +193,8 @@ def test_disk_full_answers_failure_status(tmp_path: Path) -> None:
     config_path = write_site(tmp_path / "site")
     config = load_site_config(config_path)
     SpoolStore(config.paths.spool).close()  # the index exists before the limit applies
-    big = write_study_files(tmp_path / "big", studies=1, instances_per_study=1, rows=256)  # 128 KiB pixels
-    small = write_study_files(tmp_path / "small", studies=1, instances_per_study=1)
+    big = write_ct_studies(tmp_path / "big", studies=1, instances_per_study=1, rows=256)  # 128 KiB pixels
+    small = write_ct_studies(tmp_path / "small", studies=1, instances_per_study=1)
 
     def limit_file_size() -> None:
         import signal
@@ -242,7 +238,7 @@ def test_twenty_concurrent_associations_sending_1000_instances_lose_none(
     listener: RunningListener, tmp_path: Path
 ) -> None:
     require_dcmtk("storescu")
-    files = write_study_files(tmp_path / "send", studies=20, instances_per_study=50)
+    files = write_ct_studies(tmp_path / "send", studies=20, instances_per_study=50)
     batches = [files[i * 50 : (i + 1) * 50] for i in range(20)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda batch: run_storescu(listener.port, batch, timeout=300), batches))
@@ -261,7 +257,7 @@ def test_sigkill_mid_association_then_restart_and_resend_stores_each_instance_on
 
     config_path = write_site(tmp_path / "site")
     config = load_site_config(config_path)
-    files = write_study_files(tmp_path / "send", studies=3, instances_per_study=200, rows=64)
+    files = write_ct_studies(tmp_path / "send", studies=3, instances_per_study=200, rows=64)
     listener = ListenerProcess(config_path, config.listener.port, log=tmp_path / "listener.log")
     listener.start()
     sender = subprocess.Popen(

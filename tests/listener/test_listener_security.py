@@ -32,10 +32,10 @@ from resources.dicom_network.status import StoreStatus
 from resources.listener import ListenerConfigError
 from resources.listener.tls import tls_context
 from resources.site_config import ListenerSettings, SiteConfig, load_site_config
+from tests.dicom_builder import pixel_ct, write_ct_studies
 from tests.listener.conftest import LAKE_AE, PACS_AE, RunningListener, start_listener_in_process, write_site
 from tests.listener.dcmtk import require_dcmtk, storescu_command, storescu_env
 from tests.listener.test_listener import sop_uids, spool_rows
-from tests.operations.dicom_factory import make_ct_instance, write_study_files
 
 ENGINES = ["native", "pynetdicom"]
 TIMEOUT_S = 5
@@ -226,9 +226,7 @@ def without_client_certificate(tls: TlsFiles) -> list[str]:
 
 
 def ct_instance(n: int) -> pydicom.Dataset:
-    return make_ct_instance(
-        study_uid=f"1.2.826.7.{n}", series_uid=f"1.2.826.7.{n}.1", sop_uid=f"1.2.826.7.{n}.1.1"
-    )
+    return pixel_ct(study_uid=f"1.2.826.7.{n}", series_uid=f"1.2.826.7.{n}.1", sop_uid=f"1.2.826.7.{n}.1.1")
 
 
 # -- listeners ----------------------------------------------------------------------------------------
@@ -307,7 +305,7 @@ def test_storescu_over_tls_stores_each_instance_once(
 ) -> None:
     require_dcmtk("storescu")
     listener = start_tls(running, tmp_path, engine, tls_files, mutual=False)
-    files = write_study_files(tmp_path / "send", studies=2, instances_per_study=3)
+    files = write_ct_studies(tmp_path / "send", studies=2, instances_per_study=3)
     result = run_storescu_tls(listener.port, files, with_client_certificate(tls_files))
     assert result.returncode == 0, result.stderr[-500:]
     # Sent again over a second TLS association: still one row per SOP instance.
@@ -328,12 +326,12 @@ def test_plain_tcp_sender_stores_nothing_on_a_tls_listener(
 ) -> None:
     require_dcmtk("storescu")
     listener = start_tls(running, tmp_path, engine, tls_files, mutual=False)
-    plain = write_study_files(tmp_path / "plain", studies=1, instances_per_study=2)
+    plain = write_ct_studies(tmp_path / "plain", studies=1, instances_per_study=2)
     result = run_storescu_tls(listener.port, plain, [])
     assert result.returncode != 0
     assert spool_rows(listener.config) == []
     # The listener is still serving TLS senders afterwards.
-    secure = write_study_files(tmp_path / "secure", studies=1, instances_per_study=1)
+    secure = write_ct_studies(tmp_path / "secure", studies=1, instances_per_study=1)
     assert run_storescu_tls(listener.port, secure, with_client_certificate(tls_files)).returncode == 0
     assert {r["sop_instance_uid"] for r in spool_rows(listener.config)} == sop_uids(secure)
 
@@ -345,17 +343,17 @@ def test_mutual_tls_stores_only_from_senders_with_a_certificate_from_the_ca(
 ) -> None:
     require_dcmtk("storescu")
     listener = start_tls(running, tmp_path, engine, tls_files, mutual=True)
-    no_certificate = write_study_files(tmp_path / "anonymous", studies=1, instances_per_study=2)
+    no_certificate = write_ct_studies(tmp_path / "anonymous", studies=1, instances_per_study=2)
     result = run_storescu_tls(listener.port, no_certificate, without_client_certificate(tls_files))
     assert result.returncode != 0
     assert spool_rows(listener.config) == []
 
-    other_ca = write_study_files(tmp_path / "other-ca", studies=1, instances_per_study=2)
+    other_ca = write_ct_studies(tmp_path / "other-ca", studies=1, instances_per_study=2)
     result = run_storescu_tls(listener.port, other_ca, with_client_certificate(tls_files, trusted=False))
     assert result.returncode != 0
     assert spool_rows(listener.config) == []
 
-    signed = write_study_files(tmp_path / "signed", studies=1, instances_per_study=2)
+    signed = write_ct_studies(tmp_path / "signed", studies=1, instances_per_study=2)
     result = run_storescu_tls(listener.port, signed, with_client_certificate(tls_files))
     assert result.returncode == 0, result.stderr[-500:]
     assert {r["sop_instance_uid"] for r in spool_rows(listener.config)} == sop_uids(signed)

@@ -14,6 +14,7 @@ from orchestration.sensors import evaluate_arrivals
 from resources.site_config import load_site_config
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
+from tests.dicom_builder import CT_IMAGE
 from tests.orchestration import stub_graph
 from tests.orchestration.sites import PG_HOST, PG_PORT, PG_USER, TEMPLATES, write_site
 
@@ -79,7 +80,7 @@ def test_postgres_template_runs_jobs_and_keeps_sensor_state_in_postgres(
         spool.store(
             b"DICM",
             sop_instance_uid="1.2.3.1",
-            sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+            sop_class_uid=CT_IMAGE,
             study_uid="1.2.3",
             series_uid="1.2.3.0",
             partition_key="2026-11-10",

@@ -22,6 +22,7 @@ from orchestration.sensors import (
 from resources.site_config import load_site_config
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
+from tests.dicom_builder import CT_IMAGE
 from tests.orchestration import stub_graph
 from tests.orchestration.sites import write_site
 
@@ -68,7 +69,7 @@ def receive(spool: SpoolStore, study: str, n: int, date: str, source: str = "lis
         spool.store(
             b"DICM",
             sop_instance_uid=f"{study}.{i}",
-            sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+            sop_class_uid=CT_IMAGE,
             study_uid=study,
             series_uid=f"{study}.1",
             partition_key=partition,

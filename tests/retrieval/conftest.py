@@ -11,8 +11,8 @@ import pytest
 from resources.dicom_network.association import NetworkOptions, PeerAddress
 from resources.pacs.demo_pacs import DemoPacs
 from resources.pacs.retrieve import RetrievalOptions
+from tests.dicom_builder import BuiltStudy, write_study
 from tests.peers import free_port
-from tests.retrieval.synthetic import BuiltStudy, build_study
 
 LAKE_AE = "DICOM_LAKE"
 PARTITION = "2026-11-09"
@@ -34,8 +34,8 @@ class Archive:
 def build_archive(folder: Path) -> Archive:
     return Archive(
         folder=folder,
-        with_rdsr=build_study(folder, key=1, image_series=2, images_per_series=5, with_other_sr=True),
-        without_rdsr=build_study(
+        with_rdsr=write_study(folder, key=1, image_series=2, images_per_series=5, with_other_sr=True),
+        without_rdsr=write_study(
             folder,
             key=2,
             image_series=2,
@@ -44,7 +44,7 @@ def build_archive(folder: Path) -> Archive:
             description="CT ABDOMEN",
             station="CTSCANNER2",
         ),
-        mr=build_study(
+        mr=write_study(
             folder,
             key=3,
             image_series=1,
@@ -54,7 +54,7 @@ def build_archive(folder: Path) -> Archive:
             description="MR KNEE",
             station="MR1",
         ),
-        other_day=build_study(folder, key=4, study_date="20261110", image_series=1, images_per_series=2),
+        other_day=write_study(folder, key=4, study_date="20261110", image_series=1, images_per_series=2),
     )
 
 

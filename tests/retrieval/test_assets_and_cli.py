@@ -20,12 +20,12 @@ from resources.pacs.demo_pacs import DemoPacs
 from resources.pacs.resource import PacsResource
 from resources.site_resource import SiteConfigResource
 from resources.spool import SpoolStore
+from tests.dicom_builder import XRAY_DOSE_SR
 from tests.peers import free_port
 
 DAY = dt.date(2026, 11, 9)
 PARTITION = DAY.isoformat()
 LAKE_AE = "DICOM_LAKE"
-DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.67"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,9 @@ def metadata_truth(corpus: Path) -> set[str]:
         series[key].append(
             (int(ds.get("InstanceNumber") or 0), ds.SOPInstanceUID, ds.Modality, ds.SOPClassUID)
         )
-    studies_with_dose = {study for (study, _), rows in series.items() if any(r[3] == DOSE_SR for r in rows)}
+    studies_with_dose = {
+        study for (study, _), rows in series.items() if any(r[3] == XRAY_DOSE_SR for r in rows)
+    }
     wanted: set[str] = set()
     for (study, _), rows in series.items():
         rows.sort()

@@ -28,10 +28,10 @@ from resources.pacs.storage_scp import SpoolWriter
 from resources.pacs.study_index import index_partition, read_partition_index
 from resources.site_config import TimeWindow
 from resources.spool import SpoolStore
+from tests.dicom_builder import write_study
 from tests.peers import free_port
 from tests.retrieval.conftest import LAKE_AE, PARTITION, Archive, RunningDemo
 from tests.retrieval.spool_tables import spool_tables
-from tests.retrieval.synthetic import build_study
 
 CT_ONLY = StudySelector(modalities=["CT"])
 
@@ -337,7 +337,7 @@ def test_outside_allowed_window_fails_before_touching_the_pacs(demo: RunningDemo
 
 def test_sr_series_without_image_level_answer_are_retrieved_whole(tmp_path: Path) -> None:
     folder = tmp_path / "archive"
-    study = build_study(folder, key=7, image_series=1, images_per_series=3, with_other_sr=True)
+    study = write_study(folder, key=7, image_series=1, images_per_series=3, with_other_sr=True)
     lake_port = free_port()
     with DemoPacs(
         folder, "QUIRKY", known_destinations={LAKE_AE: ("127.0.0.1", lake_port)}, image_level_for_sr=False

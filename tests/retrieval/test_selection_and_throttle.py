@@ -18,6 +18,7 @@ from resources.sop_classes import (
     RADIOPHARMACEUTICAL_RADIATION_DOSE_SR,
     XRAY_RADIATION_DOSE_SR,
 )
+from tests.dicom_builder import CT_IMAGE
 
 
 def _study(
@@ -90,7 +91,7 @@ def test_dose_report_detection(sop_class: str | None, description: str | None, e
 
 def test_image_series_is_never_a_dose_report() -> None:
     series = SeriesRow("1.2.3.1", "1.2.3", modality="CT", series_description="dose modulation")
-    assert not classify_series(series, _instances("1.2.840.10008.5.1.4.1.1.2", 3)).is_dose_report
+    assert not classify_series(series, _instances(CT_IMAGE, 3)).is_dose_report
 
 
 def test_cohort_csv_with_header_aliases_duplicates_and_blanks(tmp_path: Path) -> None:

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import UID, ExplicitVRLittleEndian
 from pynetdicom import AE
 
 import resources.pacs.spool_writer as spool_writer
@@ -23,8 +21,8 @@ from resources.pacs.spool_writer import SpoolWriter
 from resources.pacs.storage_scp import ENGINES, Engine, StorageScp
 from resources.pacs.study_index import read_partition_index
 from resources.spool import SpoolStore
+from tests.dicom_builder import CT_IMAGE, ct_image, write_file
 from tests.retrieval.conftest import LAKE_AE, PARTITION, Archive, RunningDemo
-from tests.retrieval.synthetic import CT_IMAGE
 from tests.retrieval.test_demo_retrieval import _index
 
 REQUESTED_STUDY = "1.2.826.0.1.3680043.10.999.7.1"
@@ -44,22 +42,14 @@ def _send(port: int, files: list[Path], calling_ae: str = "SOME_PACS") -> list[i
 
 
 def _ct_file(folder: Path, study_uid: str, number: int) -> Path:
-    ds = Dataset()
-    ds.SOPClassUID = CT_IMAGE
-    ds.SOPInstanceUID = f"{study_uid}.1.{number}"
-    ds.StudyInstanceUID = study_uid
-    ds.SeriesInstanceUID = f"{study_uid}.1"
-    ds.StudyDate = "20261109"
-    ds.Modality = "CT"
-    ds.InstanceNumber = number
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = UID(CT_IMAGE)
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{number}.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    ds = ct_image(
+        sop_uid=f"{study_uid}.1.{number}",
+        study_uid=study_uid,
+        series_uid=f"{study_uid}.1",
+        StudyDate="20261109",
+        InstanceNumber=number,
+    )
+    return write_file(ds, folder / f"{number}.dcm")
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -15,7 +15,7 @@ from pydicom.uid import (
 
 from resources.spool.errors import UnreadableInstanceError
 from resources.spool.instance_header import _fast_header, read_instance_header
-from tests.operations.dicom_factory import make_ct_instance
+from tests.dicom_builder import pixel_ct
 
 
 def encoded(dataset: pydicom.Dataset, syntax: str) -> bytes:
@@ -35,9 +35,7 @@ def encoded(dataset: pydicom.Dataset, syntax: str) -> bytes:
     [ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian],
 )
 def test_header_is_read_the_same_in_every_transfer_syntax(syntax: str) -> None:
-    dataset = make_ct_instance(
-        study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5", study_date="20261109"
-    )
+    dataset = pixel_ct(study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5", study_date="20261109")
     # A sequence with undefined length before the UIDs forces the slow path in the scan.
     dataset.ReferencedStudySequence = [pydicom.Dataset()]
     dataset.ReferencedStudySequence[0].ReferencedSOPInstanceUID = "9.9"
@@ -46,7 +44,7 @@ def test_header_is_read_the_same_in_every_transfer_syntax(syntax: str) -> None:
 
 
 def test_fast_scan_is_used_for_little_endian_and_finds_the_fallback_date() -> None:
-    dataset = make_ct_instance(study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5", study_date=None)
+    dataset = pixel_ct(study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5", study_date=None)
     dataset.ContentDate = "20261031"
     raw = encoded(dataset, ExplicitVRLittleEndian)
     assert _fast_header(raw) is not None
@@ -55,7 +53,7 @@ def test_fast_scan_is_used_for_little_endian_and_finds_the_fallback_date() -> No
 
 
 def test_missing_study_uid_and_garbage_are_unreadable() -> None:
-    dataset = make_ct_instance(study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5")
+    dataset = pixel_ct(study_uid="1.2.3", series_uid="1.2.3.4", sop_uid="1.2.3.4.5")
     del dataset.StudyInstanceUID
     with pytest.raises(UnreadableInstanceError, match=r"1\.2\.3\.4\.5: no Study Instance UID"):
         read_instance_header(encoded(dataset, ImplicitVRLittleEndian), sop_instance_uid="1.2.3.4.5")

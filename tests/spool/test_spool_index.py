@@ -10,6 +10,7 @@ import pytest
 
 from resources.spool import SpoolStore
 from resources.spool.pacs_index import IndexedSeries, PacsSeriesEntry, PacsStudyEntry
+from tests.dicom_builder import CT_IMAGE, XRAY_DOSE_SR
 
 PARTITION = "2026-11-09"
 
@@ -38,7 +39,7 @@ def series_entry(study_uid: str, number: int, *, dose: bool = False) -> PacsSeri
         series_number=number,
         series_description=None,
         station_name="CT1",
-        sop_class_uid="1.2.840.10008.5.1.4.1.1.88.67" if dose else None,
+        sop_class_uid=XRAY_DOSE_SR if dose else None,
         n_instances=1 if dose else 5,
         is_dose_report=dose,
     )
@@ -48,7 +49,7 @@ def store_instance(spool: SpoolStore, sop: str, study: str, series: str, source:
     spool.store(
         b"DICM",
         sop_instance_uid=sop,
-        sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+        sop_class_uid=CT_IMAGE,
         study_uid=study,
         series_uid=series,
         partition_key=PARTITION,
@@ -70,7 +71,7 @@ def test_an_index_rerun_replaces_the_partition_and_the_selected_studies_are_read
     assert study.n_instances == 6
     assert study.series == (
         IndexedSeries("1.1.1", "1.1", "CT", 1, None, None, 5, False),
-        IndexedSeries("1.1.2", "1.1", "SR", 2, None, "1.2.840.10008.5.1.4.1.1.88.67", 1, True),
+        IndexedSeries("1.1.2", "1.1", "SR", 2, None, XRAY_DOSE_SR, 1, True),
     )
     assert spool.selected_pacs_studies("2026-11-10") == []
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from io import BytesIO
 from pathlib import Path
 
 import dagster as dg
@@ -14,16 +13,11 @@ from assets.deidentification import deidentified_instances
 from resources.deid.resource import DeidentificationResource
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
-from tests.deid.builders import ct_dataset
+from tests.deid.conftest import phi_ct
+from tests.dicom_builder import encode
 
 PARTITION = "2026-11-10"
 SECRET = "retention-test-secret-0123456789"
-
-
-def encode(ds: pydicom.Dataset) -> bytes:
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def store(spool: SpoolStore, ds: pydicom.Dataset) -> None:
@@ -48,7 +42,7 @@ def site_file(tmp_path: Path, retention_days: int) -> SiteConfigResource:
 
 def test_purge_removes_released_files_and_lets_them_be_fetched_again(tmp_path: Path) -> None:
     spool = SpoolStore(tmp_path / "spool", fsync=False)
-    ds = ct_dataset(study_uid="1.2.3.4.100")
+    ds = phi_ct(study_uid="1.2.3.4.100")
     store(spool, ds)
     (record,) = spool.instances(PARTITION)
     assert spool.purge(older_than=dt.timedelta(0)) == 0, "received instances are never purged"
@@ -68,7 +62,7 @@ def test_deidentification_purges_after_retention_and_refuses_a_rerun_that_would_
 ) -> None:
     site = site_file(tmp_path, retention_days=0)
     spool = SpoolStore(site.load().paths.spool, fsync=False)
-    store(spool, ct_dataset(study_uid="1.2.3.4.100"))
+    store(spool, phi_ct(study_uid="1.2.3.4.100"))
     resource = DeidentificationResource(site=site, secret_key=SECRET)
 
     first = dg.materialize([deidentified_instances], resources={"deid": resource}, partition_key=PARTITION)
@@ -91,7 +85,7 @@ def test_deidentification_purges_after_retention_and_refuses_a_rerun_that_would_
 def test_nothing_is_purged_inside_the_retention(tmp_path: Path) -> None:
     site = site_file(tmp_path, retention_days=7)
     spool = SpoolStore(site.load().paths.spool, fsync=False)
-    store(spool, ct_dataset(study_uid="1.2.3.4.100"))
+    store(spool, phi_ct(study_uid="1.2.3.4.100"))
     resource = DeidentificationResource(site=site, secret_key=SECRET)
     for _ in range(2):
         result = dg.materialize(

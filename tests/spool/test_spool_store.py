@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from resources.spool import SpoolStore, SpoolWriteError, partition_key_from_dicom_date, write_atomically
+from tests.dicom_builder import CT_IMAGE
 
 
 def store_one(spool: SpoolStore, sop: str = "1.2.3.4", data: bytes = b"DICM-bytes") -> Path:
     record = spool.store(
         data,
         sop_instance_uid=sop,
-        sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
+        sop_class_uid=CT_IMAGE,
         study_uid="1.2.3",
         series_uid="1.2.3.1",
         partition_key="2026-11-09",
