@@ -1,10 +1,11 @@
 """The de-identification engine: one source dataset or file in, a research dataset (or a reason) out.
 
-Order of work for one instance: read (bad input -> quarantined), opt-out (-> opted_out, nothing
-written), burned-in pixel screen (-> quarantined unless allowed), collect the source identifiers
-(``identifier_collection``), apply the PS3.15 profile and options at every depth and scrub the text
-that survives (``profile_application``), mark the object, encode it, then search the output for every
-source identifier (``leak_check``; any hit -> quarantined).
+Order of work for one instance: read (bad input -> quarantined), collect the source identifiers
+(``identifier_collection``; a truncated or misframed value -> quarantined), opt-out (-> opted_out,
+nothing written), burned-in pixel screen (-> quarantined unless allowed), apply the PS3.15 profile
+and options at every depth and scrub the text that survives (``profile_application``), mark the
+object, encode it, then search the output for every source identifier (``leak_check``; any hit ->
+quarantined).
 
 Results never carry source values: reasons name the file or tag and what was wrong; findings are
 (pseudonymised SOP Instance UID, tag path, entity type, score, action).
@@ -178,6 +179,10 @@ class Deidentifier:
             )
 
     def _deidentify(self, ds: Dataset, name: str) -> DeidResult:
+        # First, before any value is read: the collection's walk finds truncated values only in elements
+        # pydicom has not converted yet (a cut Patient ID read for the opt-out check would go unseen).
+        identifiers = collect_identifiers(ds)
+        source_uids = collect_source_uids(ds)
         patient_id = str(ds.get("PatientID", "") or "").strip()
         issuer = str(ds.get("IssuerOfPatientID", "") or "").strip()
         if self.opt_out_ids and self._opted_out(ds, patient_id):
@@ -187,8 +192,6 @@ class Deidentifier:
         if burned_in_reason and not self.options.allow_burned_in_pixels:
             return DeidResult("quarantined", name, reasons=[burned_in_reason], burned_in=True)
 
-        identifiers = collect_identifiers(ds)
-        source_uids = collect_source_uids(ds)
         first_stage = self.pseudonyms.first_stage_pseudonym(patient_id, issuer)
         pseudonym = self.pseudonyms.patient_pseudonym(patient_id, issuer)
         shift = (

@@ -11,8 +11,10 @@ them. :func:`collect_source_uids` gathers the UIDs that must not appear unchange
 from __future__ import annotations
 
 import pydicom
+from pydicom.datadict import dictionary_has_tag, keyword_for_tag
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.valuerep import STANDARD_VR
 
 from resources.deid.deny_list import Identifiers
 from resources.deid.element_values import as_list, raw_vr
@@ -44,13 +46,25 @@ _IDENTIFIER_TAGS = _ID_TAGS | _ADDRESS_TAGS | _PHONE_TAGS | {_PATIENT_BIRTH_DATE
 _SOURCE_UID_KEYWORDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
 
+def _place_of(tag: int, raw: RawDataElement) -> str:
+    """Where a damaged element sits, in words that carry no source bytes.
+
+    Once the framing is off, the "tag" is four bytes of whatever stood there, source text included:
+    only a tag of the DICOM dictionary is named; anything else is given by its byte offset.
+    """
+    if dictionary_has_tag(tag):
+        return f"{tag_label(tag)} ({keyword_for_tag(tag) or 'dictionary element'})"
+    return f"byte offset {raw.value_tell}"
+
+
 def collect_identifiers(ds: Dataset) -> Identifiers:
     """Every identifying value of the source header at every depth (names, IDs, dates, address, phone).
 
     Raises
     ------
     UnreadableInstanceError
-        If a value is shorter than its declared length (a truncated file).
+        If a value is shorter than its declared length (a truncated file), or an element has no known
+        VR or an item or delimiter tag stands where an element should (lengths that do not add up).
     """
     names: set[str] = set()
     ids: set[str] = set()
@@ -69,7 +83,14 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
                 and raw.length != 0xFFFFFFFF
                 and len(raw.value) < raw.length
             ):
-                raise UnreadableInstanceError(f"truncated at {tag_label(tag)}")
+                raise UnreadableInstanceError(f"truncated at {_place_of(tag, raw)}")
+            if isinstance(raw, RawDataElement) and raw.VR is not None and raw.VR not in STANDARD_VR:
+                # Two bytes that name no VR: the framing is off here, and the element is not decodable.
+                raise UnreadableInstanceError(f"unknown VR at {_place_of(tag, raw)}")
+            if tag >> 16 == 0xFFFE:
+                # Items and delimiters are structure, never elements: a wrong length put one here, and
+                # the encoder would write it back as an element no reader can parse.
+                raise UnreadableInstanceError(f"item or delimiter tag {tag_label(tag)} inside a dataset")
             vr = raw_vr(item, tag)
             if vr == "SQ":
                 for child in item[key].value or []:

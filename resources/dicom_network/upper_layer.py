@@ -32,7 +32,6 @@ MAX_COMMAND_SET = 65536
 # larger ones in pieces of this size, so that what is allocated follows what arrives, not what a header
 # declares (a buffered read of n bytes allocates n bytes before reading any).
 _ONE_READ = 1 << 20
-_READ_CHUNK = 1 << 20  # largest single read of a PDU body (memory follows bytes received)
 
 # PDU types (PS3.8 9.3.1)
 A_ASSOCIATE_RQ, A_ASSOCIATE_AC, A_ASSOCIATE_RJ = 0x01, 0x02, 0x03

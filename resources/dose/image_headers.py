@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
-from pydicom.errors import InvalidDicomError
 
 from resources.dose.codes import PHANTOM_CODES, Code, Phantom
 from resources.dose.errors import UnreadableFileError
+from resources.dose.rdsr.content_items import PYDICOM_DCMREAD_ERRORS
 
 HEADER_KEYWORDS = [
     "SOPClassUID",
@@ -121,7 +121,7 @@ def read_image_header(path: str | Path) -> ImageHeader:
     """
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=HEADER_KEYWORDS, force=True)
-    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+    except PYDICOM_DCMREAD_ERRORS as exc:
         raise UnreadableFileError(f"{path}: cannot read image header: {type(exc).__name__}") from exc
     image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
     acquisition = None

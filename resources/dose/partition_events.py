@@ -28,6 +28,7 @@ from resources.dose.estimate import estimate_events
 from resources.dose.exam_context import ExamContext
 from resources.dose.image_headers import ImageHeader, read_image_header
 from resources.dose.linking import link_events, summarise_series
+from resources.dose.rdsr.content_items import PYDICOM_READ_ERRORS
 from resources.dose.rdsr.ct_dose_check_details import DoseCheckKind
 from resources.dose.rdsr.ct_irradiation_event_data import CTIrradiationEventData
 from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose, read_dataset
@@ -149,7 +150,7 @@ def analyse_files(
                 header = read_image_header(path)
                 if header.study_instance_uid:
                     headers[header.study_instance_uid].append(header)
-        except (DoseError, InvalidDicomError, OSError, ValueError, EOFError, AttributeError) as exc:
+        except (DoseError, InvalidDicomError, AttributeError, *PYDICOM_READ_ERRORS) as exc:
             result.unreadable.append((path.name, f"{type(exc).__name__}"))
             logger.warning("dose: skipped unreadable file %s (%s)", path.name, type(exc).__name__)
     for study_uid in sorted(set(reports) | set(headers)):

@@ -93,11 +93,15 @@ def _meta_end_and_syntax(data: bytes) -> tuple[int, str] | None:
     if len(data) < 144 or data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00":
         return None
     meta_end = 144 + struct.unpack_from("<I", data, 140)[0]
+    if meta_end > len(data):
+        return None  # a meta group longer than the file: pydicom says why it cannot be read
     offset = 144
     while offset + 8 <= meta_end:
         element = struct.unpack_from("<H", data, offset + 2)[0]
         vr = data[offset + 4 : offset + 6]
         if vr in _LONG_VRS:
+            if offset + 12 > meta_end:
+                return None
             length = struct.unpack_from("<I", data, offset + 8)[0]
             offset += 12
         else:

@@ -242,3 +242,19 @@ def test_ordinary_descriptions_are_not_mangled(engine: Deidentifier, text: str) 
     ds.SeriesDescription = text
     out = engine.deidentify(ds).dataset
     assert out is not None and out.SeriesDescription == text
+
+
+def test_a_damaged_element_is_placed_by_dictionary_name_or_offset_never_by_its_bytes() -> None:
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    from resources.deid.identifier_collection import _place_of
+
+    # "T\TI" read as a tag once the framing is off: four bytes of source text, never to be echoed.
+    misread = 0x545C5449
+    raw = RawDataElement(Tag(misread), None, 12, b"\0" * 4, 345, True, True)
+    assert _place_of(misread, raw) == "byte offset 345"
+    assert "545C5449" not in _place_of(misread, raw)
+    known = 0x00100020
+    raw_known = RawDataElement(Tag(known), "LO", 12, b"\0" * 4, 9, True, True)
+    assert _place_of(known, raw_known) == "00100020 (PatientID)"

@@ -16,8 +16,9 @@ from typing import Any
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.errors import BytesLengthException, InvalidDicomError
 
-from resources.errors import DicomLakeError
+from resources.dose.errors import DoseError
 
 Item = dict[int, Any]
 
@@ -71,10 +72,15 @@ _SMALL_ITEM = 320
 _EXPLICIT_ITEM_CACHE: dict[bytes, Item] = {}
 _IMPLICIT_ITEM_CACHE: dict[bytes, Item] = {}
 _ITEM_CACHE_LIMIT = 50_000
+# What pydicom raises while parsing damaged bytes, at dcmread or lazily on first access: no tag where
+# one should be, a short read, a value length that is no multiple of its VR's size, an unknown VR.
+PYDICOM_READ_ERRORS = (OSError, EOFError, ValueError, struct.error, BytesLengthException, NotImplementedError)
+# dcmread also raises TypeError, for a Specific Character Set whose damaged VR made it a number.
+PYDICOM_DCMREAD_ERRORS = (InvalidDicomError, TypeError, *PYDICOM_READ_ERRORS)
 
 
-class ContentTreeFormatError(DicomLakeError, ValueError):
-    """The raw bytes of a sequence are not a well-formed DICOM sequence."""
+class ContentTreeFormatError(DoseError, ValueError):
+    """The raw bytes of a sequence are not a well-formed DICOM sequence (the reader names the file)."""
 
 
 def _is_sequence_tag(tag: int) -> bool:
@@ -226,12 +232,23 @@ def _value_of(value: Any) -> Any:
 
 
 def item_from_dataset(ds: Dataset) -> Item:
-    """The slow path: an ordinary (already parsed, or in-memory) dataset as an item."""
+    """The slow path: an ordinary (already parsed, or in-memory) dataset as an item.
+
+    Raises
+    ------
+    ContentTreeFormatError
+        When an element that must be a sequence is not one (its VR was damaged).
+    """
     item: Item = {}
     for tag in list(ds.keys()):
         tag_int = int(tag)
         if tag_int in WANTED_SEQUENCES:
-            item[tag_int] = [item_from_dataset(child) for child in (ds[tag].value or [])]
+            sequence = ds[tag]
+            if sequence.VR != "SQ":
+                raise ContentTreeFormatError(
+                    f"({tag_int >> 16:04X},{tag_int & 0xFFFF:04X}) is not a sequence"
+                )
+            item[tag_int] = [item_from_dataset(child) for child in (sequence.value or [])]
         elif tag_int in WANTED_VALUES:
             element = ds.get_item(tag)
             item[tag_int] = _value_of(element.value if element is not None else None)
@@ -239,13 +256,29 @@ def item_from_dataset(ds: Dataset) -> Item:
 
 
 def sequence_of(ds: Dataset, tag: int) -> list[Item]:
-    """A top-level sequence of a dataset as items, from its raw bytes when pydicom has not parsed it."""
+    """A top-level sequence of a dataset as items, from its raw bytes when pydicom has not parsed it.
+
+    Raises
+    ------
+    ContentTreeFormatError
+        When neither the raw reading nor pydicom can read the sequence (truncated or damaged bytes).
+    """
     if tag not in ds:
         return []
-    element = ds.get_item(tag)
-    if isinstance(element, RawDataElement) and isinstance(element.value, bytes) and element.is_little_endian:
-        try:
-            return parse_sequence(element.value, 0, len(element.value), element.is_implicit_VR)[0]
-        except (ContentTreeFormatError, struct.error):
-            pass  # let pydicom try (it may know better, or raise a clear error)
-    return [item_from_dataset(child) for child in (ds[tag].value or [])]
+    try:
+        element = ds.get_item(tag)
+        if (
+            isinstance(element, RawDataElement)
+            and isinstance(element.value, bytes)
+            and element.is_little_endian
+        ):
+            try:
+                return parse_sequence(element.value, 0, len(element.value), element.is_implicit_VR)[0]
+            except (ContentTreeFormatError, struct.error):
+                pass  # let pydicom try: it may know better
+        return [item_from_dataset(child) for child in (ds[tag].value or [])]
+    except PYDICOM_READ_ERRORS as exc:
+        # pydicom parses an element on first access, so damaged bytes surface here, as its own errors.
+        raise ContentTreeFormatError(
+            f"sequence ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be read ({type(exc).__name__})"
+        ) from exc

@@ -25,12 +25,11 @@ from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.tag import BaseTag
 
 from resources.dose import codes
 from resources.dose.errors import NotADoseReportError, UnreadableFileError
-from resources.dose.rdsr.content_items import DATETIME_VALUE
+from resources.dose.rdsr.content_items import DATETIME_VALUE, PYDICOM_DCMREAD_ERRORS, ContentTreeFormatError
 from resources.dose.rdsr.content_tree import CHARSET_MISMATCH_FLAG, ascii_value, children, parse_datetime
 from resources.dose.rdsr.ct_accumulated_dose_data import CTAccumulatedDoseData, CTAccumulatedDoseDataReader
 from resources.dose.rdsr.ct_irradiation_event_data import (
@@ -140,7 +139,16 @@ def read_dataset(ds: Dataset, source: str = "<dataset>") -> CTRadiationDose:
     ------
     NotADoseReportError
         When the dataset is not a CT radiation dose report.
+    UnreadableFileError
+        When its content tree is damaged (truncated, lengths that do not add up).
     """
+    try:
+        return _read_dataset(ds, source)
+    except ContentTreeFormatError as exc:
+        raise UnreadableFileError(f"{source}: damaged content tree: {exc}") from exc
+
+
+def _read_dataset(ds: Dataset, source: str) -> CTRadiationDose:
     document = recognise_document(ds)
     document_type, reason = _ct_document_type(document)
     if reason is not None:
@@ -216,7 +224,7 @@ def read_ct_radiation_dose(path: str | Path) -> CTRadiationDose:
     source = str(path)
     try:
         ds = pydicom.dcmread(path, force=True)
-    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+    except PYDICOM_DCMREAD_ERRORS as exc:
         raise UnreadableFileError(f"{source}: cannot read as DICOM: {type(exc).__name__}") from exc
     if BaseTag(0x00080016) not in ds:
         raise NotADoseReportError(source, "not_dicom", "no SOP Class UID (not a DICOM object)")
