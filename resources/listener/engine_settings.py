@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resources.dicom_network.acceptor import AcceptorSettings
+from resources.dicom_network.acceptor_settings import AcceptorSettings
 from resources.dicom_network.association_settings import AssociationSettings
 from resources.dicom_network.bounded_socket import PduBounds
 from resources.dicom_network.upper_layer import OUR_MAX_PDU

@@ -31,7 +31,7 @@ from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
-from resources.dicom_network.acceptor import Receiver
+from resources.dicom_network.acceptor_settings import Receiver
 from resources.dicom_network.admission import PendingConnections, refuse, tls_handshake
 from resources.dicom_network.association import make_ae
 from resources.dicom_network.association_settings import set_tcp_nodelay

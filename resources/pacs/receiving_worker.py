@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from resources.dicom_network.acceptor import AcceptorSettings, NativeAcceptor
+from resources.dicom_network.acceptor import NativeAcceptor
+from resources.dicom_network.acceptor_settings import AcceptorSettings
 from resources.dicom_network.association_settings import AssociationSettings
 from resources.pacs.spool_writer import SpoolWriter
 from resources.spool import SpoolStore

@@ -26,7 +26,8 @@ from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, ev
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from resources.dicom_network.acceptor import AcceptorSettings, NativeAcceptor
+from resources.dicom_network.acceptor import NativeAcceptor
+from resources.dicom_network.acceptor_settings import AcceptorSettings
 from resources.dicom_network.association import (
     NetworkOptions,
     make_ae,
