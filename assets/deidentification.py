@@ -63,6 +63,12 @@ def deidentified_instances(
         f"partition {context.partition_key}: {outcomes['deidentified']} de-identified, "
         f"{outcomes['quarantined']} quarantined, {outcomes['opted_out']} opted out"
     )
+    if summary.sop_instance_uid_collisions:
+        context.log.warning(
+            f"partition {context.partition_key}: {summary.sop_instance_uid_collisions} spool file(s) share a "
+            "SOP Instance UID with another and were superseded (later creation time, else larger file, "
+            "else first in spool order)"
+        )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": outcomes["deidentified"],
@@ -73,6 +79,8 @@ def deidentified_instances(
             "unreadable": summary.unreadable,
             "burned_in_quarantined": summary.burned_in_quarantined,
             "leak_hits": summary.leak_hits,
+            # Spool rows whose files share a SOP Instance UID with a kept one (resources.deid.collisions).
+            "sop_instance_uid_collisions": summary.sop_instance_uid_collisions,
             "findings_by_entity": dg.MetadataValue.json(summary.findings_by_entity),
             "profile_version": summary.profile_version,
             "instances_per_second": round(sum(outcomes.values()) / summary.seconds, 1)

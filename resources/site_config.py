@@ -191,6 +191,9 @@ class DeidentificationSettings(_Section):
 
     retain_modified_dates: bool = True
     retain_patient_characteristics: bool = True
+    # Ethnic Group, which PS3.15 keeps under Retain Patient Characteristics: a site choice, off by
+    # default and best left off for exports outside the hospital (needs retain_patient_characteristics).
+    retain_ethnic_group: bool = False
     retain_device_identity: bool = True
     retain_institution_identity: bool = False
     clean_descriptors: bool = True
@@ -255,9 +258,10 @@ class ListenerSettings(_Section):
     network_timeout_s: float = Field(default=120, gt=0)
     # "native": the listener's own lean C-STORE acceptor (fast path); "pynetdicom": pynetdicom's AE.
     engine: Literal["native", "pynetdicom"] = "native"
-    # True: each received file and its folder are fsynced before the sender is answered (survives a
-    # power cut). False: still written atomically (temp file + rename) and indexed before the answer,
-    # which survives the listener being killed, but not the machine losing power.
+    # True: each received instance is journaled and the journal fdatasynced (one fdatasync shared by
+    # the associations of a process) before the sender is answered, so it survives a power cut
+    # (resources/listener/journal.py). False: still written atomically (temp file + rename) and
+    # indexed before the answer, which survives the listener being killed, but not a power cut.
     fsync: bool = True
 
 

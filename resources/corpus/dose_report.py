@@ -231,6 +231,15 @@ def dose_report_part(
         ),
     ]
     if plant_phi:
+        # The device observer's serial and location are identifying TEXT items in every real vendor
+        # RDSR: with Retain Institution Identity off and serials pseudonymised they must not survive.
+        for index, (tag_value, kind) in enumerate(
+            ((device.device.serial, "sr_serial"), (device.institution_name, "sr_institution")), start=6
+        ):
+            if tag_value.strip():
+                planted.append(
+                    _sr_plant(index, "(0040,A160)", tag_value, kind, tag_value, series_uid, sop_uid)
+                )
         content.append(code("HAS OBS CONTEXT", ("121005", DCM, "Observer Type"), ("121006", DCM, "Person")))
         content.append(pname("HAS OBS CONTEXT", ("121008", DCM, "Person Observer Name"), plan.operator))
         planted.append(

@@ -227,6 +227,25 @@ def plant_study_level(ds: DraftDataset, plan: StudyPlan) -> list[PlantedValue]:
             nested.PatientBirthDate,
         ),
     ]
+    # A site's local protocol code (scheme 99MYHOSP) whose meaning carries the patient's family name,
+    # and a local procedure code (scheme L) whose value is the accession: text inside coded items.
+    family = p.dicom_name.split("^")[0]
+    protocol = DraftDataset()
+    protocol.CodeValue = "MYHOSP-01"
+    protocol.CodingSchemeDesignator = "99MYHOSP"
+    protocol.CodeMeaning = f"{plan.protocol_raw[:40]} {family}"
+    ds.PerformedProtocolCodeSequence = [protocol]
+    procedure = DraftDataset()
+    procedure.CodeValue = plan.accession[:16]
+    procedure.CodingSchemeDesignator = "L"
+    procedure.CodeMeaning = "Local procedure"
+    ds.ProcedureCodeSequence = [procedure]
+    planted += [
+        PlantedValue("(0040,0260)[0].(0008,0104)", protocol.CodeMeaning, "coded_item_meaning", family),
+        PlantedValue(
+            "(0008,1032)[0].(0008,0100)", procedure.CodeValue, "coded_item_value", procedure.CodeValue
+        ),
+    ]
     if plan.plants_name_in_study_description:
         planted.append(
             PlantedValue("(0008,1030)", str(ds.StudyDescription), "free_text_person_name", p.plain_name)

@@ -85,7 +85,7 @@ class CurationResource(dg.ConfigurableResource):
         if not isinstance(data, dict):
             return ""
         value = data.get("profile_version") or data.get("deid_profile_version") or ""
-        return str(value)[:64]
+        return str(value)  # whole: the warehouse column is Text (revision 0003)
 
     def partition_health(self, partition_key: str) -> PartitionHealth:
         """Whether the partition's curated rows account for its de-identified files."""

@@ -130,6 +130,11 @@ class Identifiers:
         return terms
 
 
+# A word as the deny list bounds it: a maximal run of letters and digits (str.isalnum).
+_WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
+# IDs of digits only (NHS numbers, numeric MRNs) are also found with separators between the digits.
+_NUMERIC_ID = re.compile(r"\d{6,}")
 _REGEX_SPECIAL = frozenset("\\.^$*+?{}[]|()#&~- \t\n\r\v\f")
 
 
@@ -172,14 +177,36 @@ class DenyList:
     kept for text whose length changes when lower-cased) finds with ``finditer``: at each position
     from the left, the longest term whose neighbours are not letters or digits (``str.isalnum``, what
     ``[^\\W_]`` means), then on after its end. A test compares the two.
+
+    Only the terms that can match are searched: a bounded match starts and ends at word boundaries
+    and its own separators bound the words inside it, so each word (maximal run of letters and digits)
+    of a matched term is a whole word of the text. A term is tried only when its first word is one
+    of the text's words; one ``findall`` over the text replaces a ``str.find`` per term (most texts
+    hold no identifier, and a study has a hundred terms).
     """
 
     def __init__(self, identifiers: Identifiers) -> None:
         terms = identifiers.literal_terms()
         self._entity_of = {term.lower(): entity for term, entity in terms.items()}
         self._terms = tuple(self._entity_of)
+        by_first_word: dict[str, list[str]] = {}
+        wordless: list[str] = []
+        for term in self._terms:
+            first = _WORD.search(term)
+            if first is None:
+                wordless.append(term)
+            else:
+                by_first_word.setdefault(first.group(0), []).append(term)
+        self._terms_by_first_word = {word: tuple(terms) for word, terms in by_first_word.items()}
+        self._wordless_terms = tuple(wordless)
         self._phone_alternatives = [p for p in (phone_pattern(v) for v in identifiers.phones) if p]
         self._phone: re.Pattern[str] | None = None
+        # A numeric ID typed with separators ("NHS 943 476 5919"): its digits with any separators
+        # (the NHS number in a comment would otherwise make each patient's comment a new string).
+        self._spaced_id_alternatives = [
+            p for p in (phone_pattern(v) for v in identifiers.ids if _NUMERIC_ID.fullmatch(v.strip())) if p
+        ]
+        self._spaced_id: re.Pattern[str] | None = None
         self._pattern = ""
         self._regex_any_case: re.Pattern[str] | None = None  # compiled when first needed (rare)
 
@@ -191,7 +218,10 @@ class DenyList:
     def _term_matches(self, lowered: str) -> list[tuple[int, int]]:
         longest: dict[int, int] = {}  # start -> end of the longest bounded term there
         size = len(lowered)
-        for term in self._terms:
+        candidates = list(self._wordless_terms)
+        for word in self._terms_by_first_word.keys() & set(_WORD.findall(lowered)):
+            candidates.extend(self._terms_by_first_word[word])
+        for term in candidates:
             start = lowered.find(term)
             while start != -1:
                 end = start + len(term)
@@ -215,6 +245,12 @@ class DenyList:
             self._phone = re.compile(r"(?<!\d)(?:" + "|".join(self._phone_alternatives) + r")(?!\d)")
         return self._phone
 
+    def _spaced_id_regex(self) -> re.Pattern[str] | None:
+        if self._spaced_id is None and self._spaced_id_alternatives:
+            alternatives = "|".join(self._spaced_id_alternatives)
+            self._spaced_id = re.compile(r"(?<![^\W_])(?:" + alternatives + r")(?![^\W_])")
+        return self._spaced_id
+
     def find(self, text: str) -> list[Span]:
         """Every identifier in ``text``, leftmost-longest and word-bounded, plus phone numbers."""
         spans: list[Span] = []
@@ -230,9 +266,17 @@ class DenyList:
                 for match in self._regex_any_case.finditer(text):
                     entity = self._entity_of.get(match.group(0).lower(), "PERSON")
                     spans.append(Span(match.start(), match.end(), entity, 1.0))
-        phone = self._phone_regex()
-        if phone is not None:
-            spans.extend(Span(m.start(), m.end(), "PHONE_NUMBER", 1.0) for m in phone.finditer(text))
+        if (self._phone_alternatives or self._spaced_id_alternatives) and _DIGIT.search(text):
+            phone, spaced_id = self._phone_regex(), self._spaced_id_regex()
+            if phone is not None:
+                spans.extend(Span(m.start(), m.end(), "PHONE_NUMBER", 1.0) for m in phone.finditer(text))
+            if spaced_id is not None:  # word-bounded like a term; without separators it is the term
+                covered = {(span.start, span.end) for span in spans}
+                spans.extend(
+                    Span(m.start(), m.end(), "ID", 1.0)
+                    for m in spaced_id.finditer(text)
+                    if not m.group(0).isdigit() and (m.start(), m.end()) not in covered
+                )
         return spans
 
 

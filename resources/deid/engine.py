@@ -1,11 +1,12 @@
 """The de-identification engine: one source dataset or file in, a research dataset (or a reason) out.
 
-Order of work for one instance: read (bad input -> quarantined), collect the source identifiers
-(``identifier_collection``; a truncated or misframed value -> quarantined), opt-out (-> opted_out,
-nothing written), burned-in pixel screen (-> quarantined unless allowed), apply the PS3.15 profile
-and options at every depth and scrub the text that survives (``profile_application``), mark the
-object, encode it, then search the output for every source identifier (``leak_check``; any hit ->
-quarantined).
+Order of work for one instance: read (bad input -> quarantined; a data set without its Part 10 meta
+header is read when it is one, ``source_reading``), give UN values their dictionary VR, collect the
+source identifiers (``identifier_collection``; a truncated or misframed value -> quarantined),
+opt-out (-> opted_out, nothing written), burned-in pixel screen (-> quarantined unless allowed),
+apply the PS3.15 profile and options at every depth and scrub the text that survives
+(``profile_application``), mark the object, encode it, then search the output for every source
+identifier (``leak_check``; any hit -> quarantined).
 
 Results never carry source values: reasons name the file or tag and what was wrong; findings are
 (pseudonymised SOP Instance UID, tag path, entity type, score, action).
@@ -38,6 +39,7 @@ from resources.deid.profile import Profile
 from resources.deid.profile_application import Finding, ProfileApplier, WalkContext
 from resources.deid.pseudonyms import Pseudonymiser
 from resources.deid.safe_private import SafePrivateElement, load_safe_private
+from resources.deid.source_reading import decode_un_elements, read_headerless
 from resources.deid.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,10 @@ class DeidResult:
     series_uid: str = ""
     sop_instance_uid: str = ""
     burned_in: bool = False
+    # The source's Instance Creation Date and Time (YYYYMMDDHHMMSS.FFFFFF, "" when absent) and file size:
+    # they choose between two inputs with the same SOP Instance UID and are never written anywhere.
+    source_created: str = ""
+    source_bytes: int = 0
 
     @property
     def reason(self) -> str:
@@ -124,26 +130,34 @@ class Deidentifier:
 
     @property
     def profile_version(self) -> str:
-        """Names the table edition and the options in force (goes into warehouse lineage)."""
-        return f"ps315-{self.profile.edition}:" + ",".join(self.options.enabled())
+        """Names the table edition, the options and the site choices in force (warehouse lineage, whole)."""
+        names = self.options.enabled() + self.options.site_choices()
+        return f"ps315-{self.profile.edition}:" + ",".join(names)
 
     # -- files ------------------------------------------------------------------------------------
     def read(self, path: Path) -> Dataset:
         """Read a source file strictly enough to refuse what cannot be trusted.
 
+        A file without a Part 10 meta header is read as a bare data set when it is one
+        (:func:`~resources.deid.source_reading.read_headerless`).
+
         Raises
         ------
         UnreadableInstanceError
-            Naming the file and the reason (no meta header, undecodable); truncation is found
-            while de-identifying (values are read lazily).
+            Naming the file and the reason (not DICOM, undecodable); truncation is found while
+            de-identifying (values are read lazily).
         """
         name = Path(path).name
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                ds = pydicom.dcmread(path)
-        except InvalidDicomError as exc:
-            raise UnreadableInstanceError(f"{name}: not a DICOM file with a meta header (PS3.10)") from exc
+                ds: Dataset
+                try:
+                    ds = pydicom.dcmread(path)
+                except InvalidDicomError:
+                    ds = read_headerless(Path(path))
+        except UnreadableInstanceError:
+            raise
         except Exception as exc:  # pydicom raises many types for damaged input
             raise UnreadableInstanceError(f"{name}: unreadable DICOM ({type(exc).__name__})") from exc
         _raise_on_untrusted(name, caught)
@@ -157,7 +171,9 @@ class Deidentifier:
             ds = self.read(Path(path))
         except UnreadableInstanceError as exc:
             return DeidResult("quarantined", name, reasons=[str(exc)])
-        return self.deidentify(ds, name=name)
+        result = self.deidentify(ds, name=name)
+        result.source_bytes = Path(path).stat().st_size
+        return result
 
     # -- one dataset ------------------------------------------------------------------------------
     def deidentify(self, ds: Dataset, *, name: str = "") -> DeidResult:
@@ -179,10 +195,14 @@ class Deidentifier:
             )
 
     def _deidentify(self, ds: Dataset, name: str) -> DeidResult:
-        # First, before any value is read: the collection's walk finds truncated values only in elements
+        # UN values first: a name, date or description the profile and the collection could not read
+        # as what it is would be emptied instead of shifted, or kept instead of scrubbed.
+        decode_un_elements(ds)
+        # Then, before any value is read: the collection's walk finds truncated values only in elements
         # pydicom has not converted yet (a cut Patient ID read for the opt-out check would go unseen).
         identifiers = collect_identifiers(ds)
         source_uids = collect_source_uids(ds)
+        source_created = _creation_time(ds)
         patient_id = str(ds.get("PatientID", "") or "").strip()
         issuer = str(ds.get("IssuerOfPatientID", "") or "").strip()
         if self.opt_out_ids and self._opted_out(ds, patient_id):
@@ -224,6 +244,7 @@ class Deidentifier:
             series_uid=str(ds.get("SeriesInstanceUID", "")),
             sop_instance_uid=sop_uid,
             burned_in=bool(burned_in_reason),
+            source_created=source_created,
         )
         if leaks:
             paths = sorted({hit.tag_path for hit in leaks})[:5]
@@ -283,6 +304,15 @@ class Deidentifier:
         ds.LongitudinalTemporalInformationModified = (
             "MODIFIED" if self.options.retain_modified_dates else "REMOVED"
         )
+
+
+def _creation_time(ds: Dataset) -> str:
+    """Instance Creation Date and Time as one sortable string ("" without a date)."""
+    date = str(ds.get("InstanceCreationDate", "") or "").strip()
+    if not date:
+        return ""
+    time_of_day = str(ds.get("InstanceCreationTime", "") or "").strip().replace(":", "")
+    return date + time_of_day
 
 
 def _raise_on_untrusted(name: str, caught: list[warnings.WarningMessage]) -> None:

@@ -6,9 +6,16 @@ does not reach. So, before anything is changed, :func:`collect_identifiers` gath
 name, patient/accession/order ID, birth date, address and phone number at every depth of the source
 header; the deny list built from them scrubs kept text, and the leak check searches the output for
 them. :func:`collect_source_uids` gathers the UIDs that must not appear unchanged in the output.
+
+The institution names and device serial numbers (header attributes and the SR TEXT items that hold
+them, ``sr_text_concepts.csv``) are gathered too, in :class:`SourceIdentifiers`: the leak check searches
+for them (institutions only when the output does not retain institution identity), the scrubber does
+not (they are not the patient's).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pydicom
 from pydicom.datadict import dictionary_has_tag, keyword_for_tag
@@ -19,6 +26,9 @@ from pydicom.valuerep import STANDARD_VR
 from resources.deid.deny_list import Identifiers
 from resources.deid.element_values import as_list, raw_vr
 from resources.deid.errors import UnreadableInstanceError
+from resources.deid.options import option_actions
+from resources.deid.ps315_actions import ActionCode
+from resources.deid.sr_text_items import TEXT_VALUE, text_concept_of
 from resources.deid.tag_paths import tag_label
 
 _PATIENT_BIRTH_DATE = 0x00100030
@@ -42,7 +52,49 @@ _PHONE_TAGS = frozenset(
     int(pydicom.datadict.tag_for_keyword(k) or 0)
     for k in ("PatientTelephoneNumbers", "ReferringPhysicianTelephoneNumbers", "PersonTelephoneNumbers")
 )
-_IDENTIFIER_TAGS = _ID_TAGS | _ADDRESS_TAGS | _PHONE_TAGS | {_PATIENT_BIRTH_DATE}
+_INSTITUTION_TAGS = frozenset({0x00080080})  # Institution Name
+# Serial numbers and similar device identifiers: what Retain Device Identity pseudonymises (action P),
+# so the source value never belongs in the output.
+_SERIAL_TAGS = frozenset(
+    tag
+    for tag, action in option_actions()["retain_device_identity"].items()
+    if action is ActionCode.PSEUDONYMISE
+)
+# Manufacturer, Manufacturer's Model Name: kept vendor text. A test site named "TOSHIBA" on a
+# "TOSHIBA_MEC" scanner names the vendor, whose name is no identifier of the site.
+_VENDOR_TAGS = frozenset({0x00080070, 0x00081090})
+# An institution "QA" would match everywhere; a four-digit serial "1234" matches station names
+# ("dRFMax-1234") and numbers in kept text by chance: shorter values are not searched for.
+_MIN_INSTITUTION = 4
+_MIN_SERIAL = 6
+_IDENTIFIER_TAGS = (
+    _ID_TAGS
+    | _ADDRESS_TAGS
+    | _PHONE_TAGS
+    | _INSTITUTION_TAGS
+    | _SERIAL_TAGS
+    | _VENDOR_TAGS
+    | {_PATIENT_BIRTH_DATE, TEXT_VALUE}
+)
+
+
+@dataclass(frozen=True)
+class SourceIdentifiers(Identifiers):
+    """The patient's identifiers plus the source's institution names and device serial numbers."""
+
+    institutions: frozenset[str] = frozenset()
+    serials: frozenset[str] = frozenset()
+
+    def literal_terms(self) -> dict[str, str]:
+        """The patient's terms plus the device serial numbers: a serial is pseudonymised or removed in
+        its own attribute whatever the options, so kept text ("SN98765, out of temperature range" in
+        Detector Description) is scrubbed of it too. Institution names are left to the profile."""
+        terms = super().literal_terms()
+        for serial in self.serials:
+            terms.setdefault(serial, "DEVICE_SERIAL")
+        return terms
+
+
 _SOURCE_UID_KEYWORDS = ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
 
@@ -57,8 +109,11 @@ def _place_of(tag: int, raw: RawDataElement) -> str:
     return f"byte offset {raw.value_tell}"
 
 
-def collect_identifiers(ds: Dataset) -> Identifiers:
+def collect_identifiers(ds: Dataset) -> SourceIdentifiers:
     """Every identifying value of the source header at every depth (names, IDs, dates, address, phone).
+
+    Institution names and device serial numbers come from their header attributes and from the SR
+    TEXT items the concept table marks (``collect``).
 
     Raises
     ------
@@ -71,6 +126,10 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
     births: set[str] = set()
     addresses: set[str] = set()
     phones: set[str] = set()
+    institutions: set[str] = set()
+    serials: set[str] = set()
+    vendors: set[str] = set()
+    device_texts = {"institution": institutions, "serial": serials}
 
     def walk(item: Dataset) -> None:
         for key in list(item.keys()):
@@ -114,11 +173,42 @@ def collect_identifiers(ds: Dataset) -> Identifiers:
                 addresses.update(str(v) for v in as_list(elem.value))
             elif tag in _PHONE_TAGS:
                 phones.update(str(v) for v in as_list(elem.value))
+            elif tag in _VENDOR_TAGS:
+                vendors.update(str(v).lower() for v in as_list(elem.value))
+            elif tag in _INSTITUTION_TAGS or tag in _SERIAL_TAGS or tag == TEXT_VALUE:
+                concept = text_concept_of(item) if tag == TEXT_VALUE else None
+                if tag == TEXT_VALUE and (concept is None or concept.collect not in device_texts):
+                    continue
+                found = serials if tag in _SERIAL_TAGS else institutions
+                if concept is not None:
+                    found = device_texts[concept.collect]
+                found.update(str(v).strip() for v in as_list(elem.value))
 
     walk(ds)
-    return Identifiers(
-        frozenset(names), frozenset(ids), frozenset(births), frozenset(addresses), frozenset(phones)
+    return SourceIdentifiers(
+        frozenset(names),
+        frozenset(ids),
+        frozenset(births),
+        frozenset(addresses),
+        frozenset(phones),
+        institutions=frozenset(
+            name
+            for name in institutions
+            if len(name) >= _MIN_INSTITUTION and not any(_word_in(name.lower(), v) for v in vendors)
+        ),
+        serials=frozenset(serial for serial in serials if len(serial) >= _MIN_SERIAL),
     )
+
+
+def _word_in(word: str, text: str) -> bool:
+    """True when ``word`` occurs in ``text`` with no letter or digit on either side."""
+    start = text.find(word)
+    while start != -1:
+        end = start + len(word)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return True
+        start = text.find(word, start + 1)
+    return False
 
 
 def collect_source_uids(ds: Dataset) -> frozenset[str]:

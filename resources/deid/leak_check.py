@@ -1,9 +1,15 @@
 """Verification: search a de-identified dataset for every identifier value of its source.
 
 Runs after de-identification over every element at every depth, including private tags and binary
-values (decoded as Latin-1, which maps every byte to a character). UI values are compared whole, since
-a digit-string patient ID can occur by chance inside a 39-digit HMAC UID; every other value is searched
-for every identifier variant with the same case-insensitive, word-bounded matcher the scrubber uses.
+values (decoded as Latin-1, which maps every byte to a character), coded items and SR text included.
+The terms are the source's identifiers (``leak_terms``): full names, name components of four letters
+or more, IDs, accession, birth date formats, address, phone, device serial numbers, and institution
+names when the output does not retain institution identity (read from its own De-identification
+Method Code Sequence). UI values are compared whole, since a digit-string patient ID can occur by chance
+inside a 39-digit HMAC UID. Not searched: code strings (CS: Image Type "PERFUSION", SR value type
+"TEXT"), numbers, pixel data, the engine's own marks and replacement text. A code of a local scheme has
+its Code Value and Code Meaning searched like any text; the meaning of a standard-scheme code
+(dictionary text) only for the strong terms, so a surname that is also a word ("Head") passes there.
 """
 
 from __future__ import annotations
@@ -13,19 +19,24 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from resources.deid.deny_list import DenyList, Identifiers, deny_list_for
+from resources.deid.coded_items import CODE_MEANING, LOCAL_CODE_TEXT_TAGS, coding_scheme_of, is_local_scheme
+from resources.deid.deny_list import Identifiers
 from resources.deid.element_values import raw_vr
+from resources.deid.leak_terms import LeakTerms, leak_terms_for
 from resources.deid.tag_paths import tag_label
 
-# Code Value, Coding Scheme Designator/Version, Code Meaning (dictionary text of the scheme), Context
-# Identifier, Mapping Resource, URN/Long Code Value: coded values come from schemes, not from people.
+# Code Value, Coding Scheme Designator/Version, Code Meaning, Context Identifier, Mapping Resource,
+# URN/Long Code Value: searched per coded item (by its scheme), never as plain text.
 STRUCTURAL_CODE_TAGS = frozenset(
     {0x00080100, 0x00080102, 0x00080104, 0x00080103, 0x0008010F, 0x00080105, 0x00080119, 0x00080120}
 )
 # What the engine itself writes (method codes and text naming the profile options), not source content.
 _ENGINE_MARKS = frozenset({0x00120063, 0x00120064})
-_NUMERIC_VRS = frozenset(
-    {"DS", "IS", "TM", "US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV", "OF", "OD", "OL", "OV"}
+_METHOD_CODES = 0x00120064
+_RETAIN_INSTITUTION_IDENTITY = "113112"  # DCM, PS3.16 CID 7050
+# Numbers and code strings: no text a person typed.
+_SKIPPED_VRS = frozenset(
+    {"DS", "IS", "TM", "US", "SS", "UL", "SL", "FL", "FD", "AT", "UV", "SV", "OF", "OD", "OL", "OV", "CS"}
 )
 
 
@@ -51,13 +62,26 @@ _BYTE_SEARCHABLE_CHARSETS = frozenset(
 )
 
 
+def institution_retained(dataset: Dataset) -> bool:
+    """True when the output says (0012,0064) that Retain Institution Identity was applied."""
+    codes = dataset.get(_METHOD_CODES)
+    return codes is not None and any(
+        str(item.get("CodeValue", "")) == _RETAIN_INSTITUTION_IDENTITY for item in codes.value or []
+    )
+
+
+def terms_for(dataset: Dataset, identifiers: Identifiers) -> LeakTerms:
+    """The search terms for one output: the source's identifiers and the options the output declares."""
+    return leak_terms_for(identifiers, institution_retained(dataset))
+
+
 def encoded_may_leak(
     encoded: bytes, dataset: Dataset, identifiers: Identifiers, uids: frozenset[str]
 ) -> bool:
     """Fast screen of the encoded output: False only when no identifier occurs anywhere in its bytes.
 
-    One regular-expression pass over the whole file (read as Latin-1 and as UTF-8) instead of a walk
-    over every element. It over-reports (numbers, coded values, our own marks), so a True answer is
+    One pass per term over the whole file (read as Latin-1 and as UTF-8) instead of a walk over every
+    element. It over-reports (code strings, standard codes, our own marks), so a True answer is
     confirmed element by element with :func:`find_leaks`; a False answer is final. Datasets in other
     character sets always take the element walk.
     """
@@ -65,9 +89,9 @@ def encoded_may_leak(
     names = [str(v).strip() for v in (charsets if isinstance(charsets, list | MultiValue) else [charsets])]
     if any(name not in _BYTE_SEARCHABLE_CHARSETS for name in names):
         return True
-    deny = deny_list_for(identifiers)
+    terms = terms_for(dataset, identifiers)
     for text in (encoded.decode("latin-1"), encoded.decode("utf-8", errors="replace")):
-        if deny.find(text):
+        if terms.find(text):
             return True
     return any(uid.encode() in encoded for uid in uids)
 
@@ -79,29 +103,44 @@ def find_leaks(
 
     ``uids`` are source UIDs that must not appear unchanged in the output.
     """
-    deny = deny_list_for(identifiers)
     hits: list[LeakHit] = []
-    _walk(dataset, "", deny, uids, hits)
+    _walk(dataset, "", terms_for(dataset, identifiers), uids, hits)
     return hits
 
 
-def _walk(dataset: Dataset, prefix: str, deny: DenyList, uids: frozenset[str], hits: list[LeakHit]) -> None:
+def _check_code(item: Dataset, prefix: str, scheme: str, terms: LeakTerms, hits: list[LeakHit]) -> None:
+    local = is_local_scheme(scheme)
+    for tag in LOCAL_CODE_TEXT_TAGS if local else (CODE_MEANING,):
+        if tag not in item._dict:
+            continue
+        for text in _values(item[tag].value):
+            found = terms.find_in_value(text, strong_only=not local)
+            if found:
+                hits.append(LeakHit(prefix + tag_label(tag), found[0].entity_type))
+                break
+
+
+def _walk(dataset: Dataset, prefix: str, terms: LeakTerms, uids: frozenset[str], hits: list[LeakHit]) -> None:
+    scheme = coding_scheme_of(dataset)
+    if scheme is not None:
+        _check_code(dataset, prefix, scheme, terms, hits)
     for key in list(dataset.keys()):
         tag = int(key)
         vr = raw_vr(dataset, tag)
-        if tag in _ENGINE_MARKS or vr in _NUMERIC_VRS or tag == 0x7FE00010 or tag in STRUCTURAL_CODE_TAGS:
+        if tag in _ENGINE_MARKS or vr in _SKIPPED_VRS or tag == 0x7FE00010 or tag in STRUCTURAL_CODE_TAGS:
             continue
         path = prefix + tag_label(tag)
         elem = dataset[key]
         if vr == "SQ":
             for index, item in enumerate(elem.value or []):
-                _walk(item, f"{path}[{index}].", deny, uids, hits)
+                _walk(item, f"{path}[{index}].", terms, uids, hits)
             continue
         if vr == "UI":
             if any(v.strip() in uids for v in _values(elem.value)):
                 hits.append(LeakHit(path, "UID"))
             continue
         for text in _values(elem.value):
-            for span in deny.find(text):
-                hits.append(LeakHit(path, span.entity_type))
+            found = terms.find_in_value(text)
+            if found:
+                hits.append(LeakHit(path, found[0].entity_type))
                 break

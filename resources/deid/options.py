@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pydicom.datadict
 
-from resources.deid.errors import ProfileTableError
+from resources.deid.errors import DeidSettingsError, ProfileTableError
 from resources.deid.ps315_actions import ActionCode
 from resources.site_config import DeidentificationSettings
 
@@ -32,6 +32,11 @@ OPTION_CODES: dict[str, tuple[str, str]] = {
     "retain_safe_private": ("113111", "Retain Safe Private Option"),
     "retain_institution_identity": ("113112", "Retain Institution Identity Option"),
 }
+# Site choices inside an option: ``ps315_options.csv`` rows the standard puts under the option (value)
+# that a site keeps only when it also switches the choice (key) on. They add no method code.
+SITE_CHOICES: dict[str, str] = {
+    "retain_ethnic_group": "retain_patient_characteristics",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,22 @@ class DeidOptions:
     retain_safe_private: bool = True
     max_date_shift_days: int = 365
     allow_burned_in_pixels: bool = False
+    # Ethnic Group (0010,2160) is kept by Retain Patient Characteristics in PS3.15, but it is a
+    # special category of personal data that rarely serves dose or image research: kept only when
+    # the site says so, and best left off for any export outside the hospital.
+    retain_ethnic_group: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a site choice whose option is off.
+
+        Raises
+        ------
+        DeidSettingsError
+            Naming the choice and the option it needs.
+        """
+        for choice, option in SITE_CHOICES.items():
+            if getattr(self, choice) and not getattr(self, option):
+                raise DeidSettingsError(f"deidentification.{choice} needs deidentification.{option} on")
 
     @classmethod
     def from_settings(cls, settings: DeidentificationSettings) -> DeidOptions:
@@ -56,6 +77,10 @@ class DeidOptions:
     def enabled(self) -> list[str]:
         """Names of the options that are on, in code order."""
         return [name for name in OPTION_CODES if getattr(self, name)]
+
+    def site_choices(self) -> list[str]:
+        """Names of the site choices that are on (they refine an option and add no method code)."""
+        return [name for name in SITE_CHOICES if getattr(self, name)]
 
     def method_codes(self) -> list[tuple[str, str]]:
         """(code value, meaning) for the Basic Profile and every option that is on."""
@@ -69,7 +94,7 @@ def option_actions() -> dict[str, dict[int, ActionCode]]:
     Raises
     ------
     ProfileTableError
-        If the file is missing, names an unknown option or an unknown keyword.
+        If the file is missing, names an unknown option (or site choice) or an unknown keyword.
     """
     if not OPTIONS_CSV.exists():
         raise ProfileTableError(f"{OPTIONS_CSV.name}: option table is missing")
@@ -78,7 +103,8 @@ def option_actions() -> dict[str, dict[int, ActionCode]]:
         for row in csv.DictReader(line for line in handle if not line.startswith("#")):
             option, keyword, action = row["option"], row["keyword"], row["action"]
             tag = pydicom.datadict.tag_for_keyword(keyword)
-            if option not in OPTION_CODES or tag is None or action not in _OPTION_ACTIONS:
+            known = option in OPTION_CODES or option in SITE_CHOICES
+            if not known or tag is None or action not in _OPTION_ACTIONS:
                 raise ProfileTableError(f"{OPTIONS_CSV.name}: bad row for option {option!r} ({keyword})")
             out.setdefault(option, {})[int(tag)] = ActionCode(action)
     return out

@@ -2,8 +2,10 @@
 
 Used by the ``deidentified_instances`` asset (the asset stays free of DICOM handling). Writes, in the
 research partition folder root, ``_phi_findings.jsonl`` (one finding per line, no text) and
-``_deid_summary.json`` (counts per outcome, findings per entity type, leak verification result), and
-marks each spool row released or quarantined.
+``_deid_summary.json`` (counts per outcome, findings per entity type, leak verification result, SOP
+Instance UID collisions), and marks each spool row released or quarantined. Two rows whose files carry
+the same SOP Instance UID make one research copy, chosen by the rule in ``collisions``; the other row
+is marked quarantined (no copy kept) with the reason.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resources.deid.collisions import CollisionKeeper
 from resources.deid.engine import Deidentifier, DeidResult
+from resources.deid.profile_application import Finding
 from resources.quarantine import QuarantineStore
 from resources.research_store import ResearchStore
 from resources.spool.store import SpoolStore
@@ -26,6 +30,10 @@ logger = logging.getLogger(__name__)
 STAGE = "deidentification"
 FINDINGS_FILE = "_phi_findings.jsonl"
 SUMMARY_FILE = "_deid_summary.json"
+SUPERSEDED_REASON = (
+    "superseded: another input of the partition has the same SOP Instance UID and was kept "
+    "(later Instance Creation Date/Time, else larger file, else first in spool order)"
+)
 
 
 @dataclass
@@ -42,6 +50,7 @@ class PartitionSummary:
     leak_instances: int = 0
     leak_hits: int = 0
     instances_checked: int = 0
+    sop_instance_uid_collisions: int = 0
     seconds: float = 0.0
 
     @property
@@ -63,6 +72,7 @@ class PartitionSummary:
                 "hits": self.leak_hits,
                 "passed": self.leak_check_passed,
             },
+            "sop_instance_uid_collisions": self.sop_instance_uid_collisions,
             "seconds": round(self.seconds, 3),
         }
 
@@ -96,6 +106,16 @@ def record(summary: PartitionSummary, result: DeidResult) -> None:
         summary.leak_hits += len(result.leaks)
 
 
+def record_superseded(summary: PartitionSummary, findings: list[Finding]) -> None:
+    """Take back a de-identified result that lost a SOP Instance UID collision (its copy is not kept)."""
+    summary.outcomes["deidentified"] -= 1
+    summary.sop_instance_uid_collisions += 1
+    for finding in findings:
+        summary.findings_by_entity[finding.entity_type] -= 1
+        if not summary.findings_by_entity[finding.entity_type]:
+            del summary.findings_by_entity[finding.entity_type]
+
+
 def deidentify_partition(
     engine: Deidentifier,
     spool: SpoolStore,
@@ -108,19 +128,25 @@ def deidentify_partition(
     summary = PartitionSummary(partition_key, engine.profile_version)
     records = spool.instances(partition_key, states=("received", "released", "quarantined"))
     quarantine.clear(STAGE, partition_key)
-    released: list[str] = []
     quarantined: dict[str, list[str]] = collections.defaultdict(list)
+    # Per research UID: the spool row whose copy is written and its findings.
+    keeper: CollisionKeeper[tuple[str, list[Finding]]] = CollisionKeeper()
     with research.replacing_partition(partition_key) as writer:
         with (writer.folder / FINDINGS_FILE).open("w", encoding="utf-8") as findings_out:
             for row in records:
                 result = engine.deidentify_file(Path(row.path))
                 record(summary, result)
                 if result.outcome == "deidentified" and result.encoded is not None:
-                    target = writer.path_for(result.study_uid, result.series_uid, result.sop_instance_uid)
-                    target.write_bytes(result.encoded)
-                    for finding in result.findings:
-                        findings_out.write(json.dumps(finding.as_dict()) + "\n")
-                    released.append(row.sop_instance_uid)
+                    payload = (row.sop_instance_uid, result.findings)
+                    offer = keeper.offer(row.sop_instance_uid, result, payload)
+                    if offer.collision is not None and offer.dropped is not None:
+                        logger.warning("partition %s: %s", partition_key, offer.collision.message())
+                        dropped_uid, dropped_findings = offer.dropped
+                        record_superseded(summary, dropped_findings)
+                        quarantined[SUPERSEDED_REASON].append(dropped_uid)
+                    if offer.write:
+                        target = writer.path_for(result.study_uid, result.series_uid, result.sop_instance_uid)
+                        target.write_bytes(result.encoded)
                 elif result.outcome == "quarantined":
                     quarantine.put(
                         stage=STAGE,
@@ -132,6 +158,11 @@ def deidentify_partition(
                     quarantined[result.reason].append(row.sop_instance_uid)
                 else:  # opted out: dropped before anything is written, only counted
                     quarantined["patient opted out"].append(row.sop_instance_uid)
+            released: list[str] = []
+            for row_uid, findings in keeper.payloads():
+                released.append(row_uid)
+                for finding in findings:
+                    findings_out.write(json.dumps(finding.as_dict()) + "\n")
         summary.seconds = time.perf_counter() - started
         (writer.folder / SUMMARY_FILE).write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
     if released:

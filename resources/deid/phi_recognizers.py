@@ -3,12 +3,14 @@
 The ``AnalyzerEngine`` is built with an explicit NLP engine - a blank spaCy pipeline (tokeniser only) -
 so nothing is downloaded; a spaCy NER model is used only when one is installed and named in the site
 config. Two recognizers are adapted: the e-mail recognizer checks domains against tldextract's bundled
-public suffix list instead of fetching it, and the phone recognizer skips text without a digit.
+public suffix list instead of fetching it, the phone recognizer skips text without a digit, and the URL
+recognizer does not take a dose unit ("mGy.cm") for a domain.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,6 +51,22 @@ def _offline_email_recognizer() -> EntityRecognizer:
             return bool(offline(pattern_text).fqdn)
 
     return OfflineEmailRecognizer()
+
+
+# Dose units written with a dot ("mGy.cm", the DLP unit) end in a country-code TLD (.cm Cameroon).
+_DOSE_UNIT = re.compile(r"(?i)[mcdu\u00b5]?gy\.(?:cm2?|m2?)")
+
+
+def _dose_unit_aware_url_recognizer() -> EntityRecognizer:
+    from presidio_analyzer.predefined_recognizers import UrlRecognizer
+
+    class DoseUnitAwareUrlRecognizer(UrlRecognizer):
+        """presidio's URL recognizer, except for a dose unit taken for a domain ("mGy.cm")."""
+
+        def invalidate_result(self, pattern_text: str) -> bool:
+            return _DOSE_UNIT.fullmatch(pattern_text.strip()) is not None
+
+    return DoseUnitAwareUrlRecognizer()
 
 
 def _digit_gated_phone_recognizer(regions: tuple[str, ...]) -> PhoneRecognizer:
@@ -96,7 +114,6 @@ def build_analyzer(spacy_model: str | None = None) -> AnalyzerEngine:
         IpRecognizer,
         NhsRecognizer,
         SpacyRecognizer,
-        UrlRecognizer,
         UsSsnRecognizer,
     )
 
@@ -107,7 +124,7 @@ def build_analyzer(spacy_model: str | None = None) -> AnalyzerEngine:
         IpRecognizer(),
         NhsRecognizer(),
         _digit_gated_phone_recognizer(PHONE_REGIONS),
-        UrlRecognizer(),
+        _dose_unit_aware_url_recognizer(),
         UsSsnRecognizer(),
     ):
         registry.add_recognizer(recognizer)

@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
+from resources.deid.coded_items import LOCAL_CODE_TEXT_TAGS, coding_scheme_of, is_local_scheme
 from resources.deid.deny_list import DenyList
 from resources.deid.element_values import as_list, raw_vr
 from resources.deid.leak_check import STRUCTURAL_CODE_TAGS
@@ -33,6 +34,7 @@ from resources.deid.ps315_actions import Action
 from resources.deid.pseudonyms import Pseudonymiser
 from resources.deid.replacement_values import replace_with_dummy, shift_dates
 from resources.deid.safe_private import SafePrivateElement
+from resources.deid.sr_text_items import SrTextConcept, text_concept_of
 from resources.deid.tag_paths import tag_label
 from resources.deid.text_spans import merge_spans, replace_spans
 
@@ -54,11 +56,7 @@ _CONTENT_SEQUENCE = 0x0040A730
 _TEXT_VALUE = 0x0040A160
 _PERSON_NAME = 0x0040A123
 _PATIENT_BIRTH_DATE = 0x00100030
-# SR TEXT concepts cleaned by concept (DCM, PS3.16 TID 1002/1004): observer organisation, device
-# serial number, device location (PNAME items are replaced whatever their concept).
-_OBSERVER_ORGANISATION = "121009"
-_DEVICE_SERIAL = "121016"
-_DEVICE_LOCATION = "121017"
+_DUMMY_TEXT = "ANONYMIZED"
 # Python codecs (as pydicom names them) under which a text value's bytes decode in one step.
 _SINGLE_BYTE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "ascii"})
 _UTF8_CODECS = frozenset({"UTF8", "utf_8", "utf-8"})
@@ -118,6 +116,9 @@ class ProfileApplier:
     def _walk(self, ds: Dataset, prefix: str, context: WalkContext, *, in_content_tree: bool) -> None:
         if in_content_tree:
             self._clean_content_item(ds, prefix, context)
+        scheme = coding_scheme_of(ds)
+        if scheme is not None and is_local_scheme(scheme):
+            self._clean_local_code(ds, prefix, context)
         for tag in list(ds.keys()):
             tag_int = int(tag)
             if tag_int >> 16 & 1:
@@ -187,30 +188,58 @@ class ProfileApplier:
         for index, item in enumerate(elem.value or []):
             self._walk(item, f"{path}[{index}].", context, in_content_tree=child_in_tree)
 
+    def _clean_local_code(self, item: Dataset, prefix: str, context: WalkContext) -> None:
+        """A code of a local scheme: its value and meaning were typed by a site, so they are scanned."""
+        for tag in LOCAL_CODE_TEXT_TAGS:
+            raw = item._dict.get(BaseTag(tag))
+            if raw is None:
+                continue
+            elem = item[tag]
+            if elem.value and not self._scrub(elem, prefix + tag_label(tag), context, generic=True):
+                _restore_raw(item, tag, raw)
+
     def _clean_content_item(self, item: Dataset, prefix: str, context: WalkContext) -> None:
-        """Clean Structured Content: keep the tree; clean PNAME, TEXT and observer items by concept."""
-        concept = ""
-        names = item.get("ConceptNameCodeSequence")
-        if names:
-            concept = str(names[0].get("CodeValue", ""))
+        """Clean Structured Content: keep the tree; clean PNAME items, and TEXT items by their concept."""
         value_type = str(item.get("ValueType", ""))
         if value_type == "PNAME" and _PERSON_NAME in item:
-            item[_PERSON_NAME].value = "ANONYMIZED"
+            item[_PERSON_NAME].value = _DUMMY_TEXT
             context.findings.append(
                 Finding(context.sop_uid, prefix + tag_label(_PERSON_NAME), "PERSON", 1.0, "replaced")
             )
         elif value_type == "TEXT" and _TEXT_VALUE in item:
             elem = item[_TEXT_VALUE]
+            if not elem.value:
+                return
             path = prefix + tag_label(_TEXT_VALUE)
-            if concept == _DEVICE_SERIAL and elem.value:
-                elem.value = self.pseudonyms.value_pseudonym("device:00181000", str(elem.value))
-            elif concept == _OBSERVER_ORGANISATION and not self.options.retain_institution_identity:
-                elem.value = "ANONYMIZED"
-                context.findings.append(Finding(context.sop_uid, path, "ORGANIZATION", 1.0, "replaced"))
-            elif concept == _DEVICE_LOCATION and not self.options.retain_device_identity:
-                elem.value = "ANONYMIZED"
-            elif elem.value:
+            concept = text_concept_of(item)
+            if concept is None:
                 self._scrub(elem, path, context, generic=True)
+            else:
+                self._clean_like_header(elem, concept, path, context)
+
+    def _clean_like_header(
+        self, elem: DataElement, concept: SrTextConcept, path: str, context: WalkContext
+    ) -> None:
+        """A TEXT item of a person, organisation, place or device: the header attribute's action applies.
+
+        The item stays in the tree (its Text Value is Type 1), so remove and zero-length actions write
+        the dummy; a pseudonym is the header's own (same purpose and value, so SR and header agree).
+        """
+        action = self.profile.action_for(concept.header_tag, concept.header_vr)
+        value = str(elem.value)
+        if action is None or action is _KEEP:
+            self._scrub(elem, path, context, generic=False)
+            return
+        if action is _CLEAN:
+            self._scrub(elem, path, context, generic=True)
+            return
+        if action is _PSEUDONYMISE:
+            elem.value = self.pseudonyms.value_pseudonym(f"device:{concept.header_tag:08X}", value)
+        elif action is _NEW_UID and _looks_like_uid(value):
+            elem.value = self.pseudonyms.uid(value.strip())
+        else:
+            elem.value = _DUMMY_TEXT
+        context.findings.append(Finding(context.sop_uid, path, concept.entity, 1.0, "replaced"))
 
     def _private(self, ds: Dataset, tag: int, prefix: str, context: WalkContext) -> None:
         """Retain Safe Private: keep an allow-listed private element (text scrubbed), remove the rest."""
@@ -261,7 +290,7 @@ class ProfileApplier:
             out.append(new_text)
         if changed:
             if elem.VR == "PN":
-                elem.value = "ANONYMIZED"
+                elem.value = _DUMMY_TEXT
             else:
                 elem.value = out if len(out) > 1 else out[0]
         return changed
@@ -293,6 +322,11 @@ def _raw_text_is_clean(ds: Dataset, raw: RawDataElement, deny: DenyList) -> bool
     else:
         return False
     return not deny.find(text)
+
+
+def _looks_like_uid(value: str) -> bool:
+    text = value.strip()
+    return 0 < len(text) <= 64 and all(part.isdigit() for part in text.split("."))
 
 
 def _restore_raw(ds: Dataset, tag: int, raw: DataElement | RawDataElement) -> None:

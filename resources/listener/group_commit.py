@@ -1,19 +1,25 @@
-"""Group commit for the listener: one folder fsync and one index transaction for many instances.
+"""Group commit for the listener: one fsync and one index transaction for many instances.
 
-Each association thread writes its file (temporary name, rename into place) and fsyncs the file
-itself, then hands the record to the process's :class:`GroupCommitter`. There is no committer
-thread: the first association thread to find no commit under way becomes the leader, takes whatever
-is queued at that moment (its own record included), fsyncs each distinct folder once (and the folders
-above a folder not made durable yet), records all the rows in ONE spool-index transaction, and only
-then releases every association of that batch to send its C-STORE response; the records queued
-meanwhile form the next batch, led by one of their own threads. A lone sender thus commits in its
-own thread with no hand-over (two thread switches less per instance), while concurrent senders still
-share fsyncs and transactions. The guarantee is the one of
-:meth:`SpoolStore.store` - Success only after the file is in place, durable and indexed - at the cost
-of a few fsyncs and one SQLite commit per batch instead of per instance.
+Each association thread writes its file (temporary name, rename into place, no fsync), then hands the
+record to the process's :class:`GroupCommitter`. There is no committer thread: the first association
+thread to find no commit under way becomes the leader, takes whatever is queued at that moment (its
+own record included), makes the batch durable, records all the rows in ONE spool-index transaction,
+and only then releases every association of that batch to send its C-STORE response; the records
+queued meanwhile form the next batch, led by one of their own threads. A lone sender thus commits in
+its own thread with no hand-over, while concurrent senders share fsyncs and transactions.
 
-If a folder fsync or the index transaction fails, every instance of that batch gets the error (the
-sender is answered ``0xA700`` and resends).
+How a batch is made durable:
+
+- with a journal (:mod:`resources.listener.journal`, the listener's way when ``listener.fsync`` is
+  on): every record is durable in the journal before it queues (the journal's syncer covers all
+  the records appended before each of its fdatasyncs), so the batch needs no fsync here; the files
+  and rows reach the disk at the journal's checkpoint.
+- without one: each file was fsynced by its own thread (:meth:`GroupCommitter.sync_file`), and the
+  leader fsyncs each distinct folder once (and the folders above a folder not made durable yet).
+
+Either way Success is answered only after the file is in place, durable (or journaled durably) and
+indexed. If the fsync or the index transaction fails, every instance of that batch gets the error
+(the sender is answered ``0xA700`` and resends).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from resources.listener.journal import Journal
 from resources.spool import SpoolRecord, SpoolStore
 from resources.spool.durability import fsync_directory, fsync_file
 from resources.spool.errors import SpoolWriteError
@@ -49,10 +56,19 @@ class GroupCommitter:
         The spool whose index receives the rows; its ``fsync`` flag says whether folders are fsynced.
     sync_directory
         How a folder is fsynced (default :func:`fsync_directory`; injectable to observe the order).
+    journal
+        The journal that makes the records durable before they are handed over: no fsync here then.
     """
 
-    def __init__(self, spool: SpoolStore, *, sync_directory: Callable[[Path], None] | None = None) -> None:
+    def __init__(
+        self,
+        spool: SpoolStore,
+        *,
+        sync_directory: Callable[[Path], None] | None = None,
+        journal: Journal | None = None,
+    ) -> None:
         self.spool = spool
+        self.journal = journal
         self._sync_directory = sync_directory
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a batch was committed, or leadership freed
@@ -72,7 +88,7 @@ class GroupCommitter:
         SpoolWriteError
             If the file cannot be fsynced.
         """
-        if not self.spool.fsync:
+        if not self.spool.fsync or self.journal is not None:
             return
         try:
             fsync_file(path)
@@ -80,14 +96,15 @@ class GroupCommitter:
             raise SpoolWriteError(f"{path.name}: not fsynced: {exc.strerror}") from exc
 
     def commit(self, record: SpoolRecord) -> None:
-        """Block until ``record``'s folder is fsynced and its row committed to the spool index.
+        """Block until ``record``'s folder is fsynced (without a journal) and its row committed.
 
-        The caller must already have fsynced the file itself (when the spool fsyncs).
+        Without a journal the caller must already have fsynced the file itself (when the spool fsyncs);
+        with one, the caller must have waited until the journal made the record durable.
 
         Raises
         ------
         SpoolWriteError
-            If the folder fsync or the index transaction of its batch failed, or the committer is closed.
+            If the fsync or the index transaction of its batch failed, or the committer is closed.
         """
         waiter = _Waiter(record)
         with self._lock:
@@ -143,7 +160,7 @@ class GroupCommitter:
         records = [w.record for w in batch]
         error: SpoolWriteError | None = None
         try:
-            if self.spool.fsync:
+            if self.spool.fsync and self.journal is None:
                 folders = self._folders_to_sync(records)
                 for folder in folders:
                     try:

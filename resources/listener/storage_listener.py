@@ -1,10 +1,14 @@
 """The C-STORE SCP behind ``dicom-lake listen``: receives what the PACS forwards and spools it.
 
-Every instance is written to the spool atomically (temporary file, rename, fsync of the file and its
-folder) and its receipt is recorded in the spool index (source ``listener``) before the sender gets its
-success status; folder fsyncs and index rows are committed in batches across the associations of one
-process (group commit, see ``group_commit.py``), never acknowledged ahead of them. If the
-write fails (disk full, permissions) the sender gets ``0xA700`` (Refused: out of resources) so that the
+Every instance is written to the spool atomically (temporary file, rename) and its receipt is
+recorded in the spool index (source ``listener``) before the sender gets its success status. With
+``listener.fsync`` on (the default) it is also appended to this process's journal
+(:mod:`resources.listener.journal`) and Success waits until the journal's syncer has fdatasynced
+past it: one fdatasync serves every association of the process that appended meanwhile, and the
+index rows are committed in batches too (``group_commit.py``); the order is in ``receive_writer.py``.
+The spool files and rows are flushed behind, at the journal's checkpoints; a crash or a power cut
+before that is repaired at start-up from the journal (``journal_recovery.py``). If the write fails
+(disk full, permissions) the sender gets ``0xA700`` (Refused: out of resources) so that the
 PACS keeps the instance and sends it again. An instance without any date cannot be placed in a study
 date partition: it is kept in quarantine (``listener/undated``) with the reason, counted, and
 acknowledged, so the sender does not loop on it.
@@ -36,8 +40,8 @@ from resources.dicom_network.acceptor import NativeAcceptor
 from resources.dicom_network.status import StoreStatus
 from resources.listener.engine_settings import ENGINES, acceptor_settings
 from resources.listener.errors import ListenerConfigError
-from resources.listener.group_commit import GroupCommitter
 from resources.listener.pynetdicom_engine import PynetdicomEngine
+from resources.listener.receive_writer import SOURCE, ReceiveWriter
 from resources.listener.storage_contexts import storage_contexts
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings
@@ -47,7 +51,7 @@ from resources.spool.store import SpoolStore
 
 log = logging.getLogger(__name__)
 
-SOURCE = "listener"
+__all__ = ["SOURCE", "ListenerStats", "StorageListener"]
 QUARANTINE_STAGE = "listener"
 UNDATED_PARTITION = "undated"
 UNREADABLE_PARTITION = "unreadable"
@@ -65,6 +69,17 @@ class ListenerStats:
     instances_quarantined_undated: int = 0
     instances_unreadable: int = 0
     write_failures: int = 0
+    # The journal (listener.fsync on): records, fdatasyncs (records / fsyncs = mean group size), the
+    # largest group, checkpoints; and what the start-up recovery replayed.
+    journal_records: int = 0
+    journal_fsyncs: int = 0
+    journal_largest_group: int = 0
+    journal_fsync_ms: int = 0
+    journal_checkpoints: int = 0
+    recovered_records: int = 0
+    recovered_files_written: int = 0
+    recovered_rows_recorded: int = 0
+    recovered_torn_records: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +140,7 @@ class StorageListener:
         self.engine = settings.engine
         self.stats = ListenerStats()
         self._lock = threading.Lock()
-        self.committer = GroupCommitter(spool)
+        self.writer = ReceiveWriter(spool)
         self._engine: NativeAcceptor | PynetdicomEngine | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -140,6 +155,11 @@ class StorageListener:
         OSError
             If the address cannot be bound.
         """
+        report = self.writer.open()
+        self.stats.recovered_records = report.records
+        self.stats.recovered_files_written = report.files_written
+        self.stats.recovered_rows_recorded = report.rows_recorded
+        self.stats.recovered_torn_records = report.torn_records
         contexts = storage_contexts()
         engine: NativeAcceptor | PynetdicomEngine
         if self.engine == "native":
@@ -180,7 +200,9 @@ class StorageListener:
         log.info(
             "listener durability: each instance written to a temporary file and renamed into the spool, "
             "%s its receipt committed to the spool index (group commit), before the success status",
-            "file and folder fsynced," if self.spool.fsync else "(no fsync: listener.fsync is false)",
+            "appended to the journal and fdatasynced (one fdatasync per group),"
+            if self.writer.journal is not None
+            else "(no fsync: listener.fsync is false)",
         )
         if self.status_file is not None:
             self._write_status()
@@ -204,16 +226,30 @@ class StorageListener:
         if self._engine is not None:
             self._engine.shutdown()
             self._engine = None
-        self.committer.close()
+        self.writer.close()
+        self._copy_journal_stats()
         if self.status_file is not None:
             with contextlib.suppress(OSError):
                 self.status_file.unlink()
         log.info("listener stopped: %s", json.dumps(self.stats.as_dict()))
 
+    def _copy_journal_stats(self) -> None:
+        if self.writer.journal is None:
+            return
+        journal = self.writer.journal.stats
+        with self._lock:
+            self.stats.journal_records = journal.records
+            self.stats.journal_fsyncs = journal.fsyncs
+            self.stats.journal_largest_group = journal.largest_group
+            self.stats.journal_fsync_ms = round(journal.fsync_seconds * 1000)
+            self.stats.journal_checkpoints = journal.checkpoints
+
     # -- status ---------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        self._copy_journal_stats()
         with self._lock:
             counters = self.stats.as_dict()
+        resent = self.spool.resend_summary()
         return {
             "status": "alive",
             "ae_title": self.settings.ae_title,
@@ -222,6 +258,9 @@ class StorageListener:
             "pid": os.getpid(),
             "heartbeat_at": time.time(),
             **counters,
+            # Re-sends the spool has recorded (all sources): an operator's cue to ask the PACS why.
+            "spool_instances_resent": resent.instances,
+            "spool_last_resent_at": resent.last_resent_at,
         }
 
     def _write_status(self) -> None:
@@ -286,22 +325,7 @@ class StorageListener:
                 return StoreStatus.OUT_OF_RESOURCES
             return StoreStatus.SUCCESS
         try:
-            # The file is written and renamed without fsync, fsynced here (in parallel with the other
-            # associations), then its folder fsync and index row are committed with whatever else is
-            # waiting (group commit): Success is answered only once all of that is done.
-            record = self.spool.write_file(
-                encoded,
-                sop_instance_uid=sop_instance_uid,
-                sop_class_uid=sop_class_uid,
-                study_uid=header.study_uid,
-                series_uid=header.series_uid,
-                partition_key=header.partition_key,
-                source=SOURCE,
-                calling_ae_title=calling_ae,
-                defer_sync=True,
-            )
-            self.committer.sync_file(record.path)
-            self.committer.commit(record)
+            self.writer.store(encoded, sop_instance_uid, sop_class_uid, calling_ae, header)
         except SpoolWriteError as exc:
             with self._lock:
                 self.stats.write_failures += 1

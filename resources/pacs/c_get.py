@@ -18,6 +18,7 @@ from resources.dicom_network.association import (
     release_quietly,
 )
 from resources.pacs.move_engine import MoveOutcome, MoveSession, outcome_from_responses
+from resources.pacs.reactor_pause import reactor_pause_handlers
 from resources.pacs.retrieval_plan import MoveItem, StudyPlan
 from resources.pacs.spool_writer import SpoolWriter
 from resources.sop_classes import (
@@ -99,6 +100,6 @@ class CGetEngine:
                 self.network,
                 contexts=contexts,
                 ext_neg=roles,
-                evt_handlers=[(evt.EVT_C_STORE, self.writer.handle_store)],
+                evt_handlers=[(evt.EVT_C_STORE, self.writer.handle_store), *reactor_pause_handlers()],
             )
         )

@@ -23,6 +23,7 @@ from resources.dicom_network.association import (
 from resources.dicom_network.requestor import AssociationLost, NativeAssociation
 from resources.dicom_network.status import PENDING_STATUSES
 from resources.pacs.move_engine import MoveOutcome, MoveSession, outcome_from_responses
+from resources.pacs.reactor_pause import reactor_pause_handlers
 from resources.pacs.retrieval_plan import MoveItem, StudyPlan
 
 log = logging.getLogger(__name__)
@@ -96,4 +97,6 @@ class CMoveEngine:
             )
         ae = make_ae(self.peer.calling_ae_title, self.network)
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
-        return _PynetdicomMoveSession(associate(ae, self.peer, self.network), self.destination)
+        return _PynetdicomMoveSession(
+            associate(ae, self.peer, self.network, evt_handlers=reactor_pause_handlers()), self.destination
+        )

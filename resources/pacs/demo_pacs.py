@@ -38,6 +38,7 @@ from resources.dicom_network.association import (
     share_supported_contexts,
 )
 from resources.dicom_network.status import FindStatus, MoveStatus
+from resources.pacs.reactor_pause import reactor_pause_handlers
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,8 @@ class DemoPacs:
         # our socket options must reach it too, or every C-STORE stalls on Nagle's algorithm.
         sub_association = {
             "contexts": self._contexts_for(entries),
-            "evt_handlers": nodelay_handlers(self.options.tcp_nodelay),
+            # Back-to-back C-STOREs on it need the exact reactor pause (resources.pacs.reactor_pause).
+            "evt_handlers": [*nodelay_handlers(self.options.tcp_nodelay), *reactor_pause_handlers()],
         }
         yield destination[0], destination[1], sub_association
         yield len(entries)

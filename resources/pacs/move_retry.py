@@ -21,6 +21,7 @@ from resources.pacs.move_engine import MoveEngine, MoveOutcome, describe_outcome
 from resources.pacs.retrieval_plan import MoveItem, StudyPlan, StudyPlanner, image_items
 from resources.pacs.retry import BoundedRetry
 from resources.pacs.throttle import MoveRateLimiter
+from resources.spool.errors import SpoolWriteError
 from resources.spool.pacs_index import IndexedStudy
 from resources.spool.store import SpoolStore
 
@@ -119,14 +120,14 @@ class StudyMoves:
             items, missing, item_reason = self._still_missing(plan, items, outcomes)
             reason = item_reason or reason
             if not items:
-                self.spool.clear_retrieval_failures(plan.study_uid)
+                self._clear_failures(plan)
                 return 0, ""
             self._record_failures(plan, items, reason)
             if unavailable is None and any(i.level == "STUDY" and not plan.listed for i in items):
                 # A whole-study move failed part-way: list the study so the retry moves only what is missing.
                 plan, items = self._replan(plan)
                 if not items:
-                    self.spool.clear_retrieval_failures(plan.study_uid)
+                    self._clear_failures(plan)
                     return 0, ""
         if unavailable is not None:
             raise PacsUnavailableError(
@@ -203,9 +204,20 @@ class StudyMoves:
             remaining.append(item)
         return remaining, missing_total, reason
 
+    # ``retrieval_failure`` is a report: a spool index that cannot take it (disk full) must not hide
+    # the outcome of the moves, which the partition's error reports instead.
     def _record_failures(self, plan: StudyPlan, items: Sequence[MoveItem], reason: str) -> None:
         missing = [(item.series_uid or "", uid) for item in items for uid in item.sop_uids or ("",)]
-        self.spool.record_retrieval_failures(self.partition_key, plan.study_uid, missing, reason)
+        try:
+            self.spool.record_retrieval_failures(self.partition_key, plan.study_uid, missing, reason)
+        except SpoolWriteError as exc:
+            log.warning("partition %s, study %s: %s", self.partition_key, plan.study_uid, exc)
+
+    def _clear_failures(self, plan: StudyPlan) -> None:
+        try:
+            self.spool.clear_retrieval_failures(plan.study_uid)
+        except SpoolWriteError as exc:
+            log.warning("partition %s, study %s: %s", self.partition_key, plan.study_uid, exc)
 
 
 def _checked_against_spool(plan: StudyPlan, item: MoveItem, outcome: MoveOutcome | None) -> bool:

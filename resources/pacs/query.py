@@ -35,6 +35,7 @@ from resources.pacs.find_results import (
     series_row,
     study_row,
 )
+from resources.pacs.reactor_pause import reactor_pause_handlers
 from resources.pacs.retry import BoundedRetry
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class PacsQuerier:
                 self._native = None
             return
         if self._assoc is None or not self._assoc.is_established:
-            self._assoc = associate(self._ae, self.peer, self.options)
+            self._assoc = associate(self._ae, self.peer, self.options, evt_handlers=reactor_pause_handlers())
             self._answered = False
         for status, identifier in self._assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
             if not status:  # empty Dataset: timeout, abort or invalid response

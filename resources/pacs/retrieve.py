@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -326,11 +327,21 @@ class PartitionRetriever:
             with self._lock:
                 failures.append((plan, missing, reason))
 
+    def _unwritten(self, count: int) -> str:
+        """Why instances are missing when the spool itself refused them (disk full, permissions)."""
+        free = ""
+        with contextlib.suppress(OSError):
+            free = f" ({shutil.disk_usage(self.spool.root).free / 1e6:.1f} MB free on its filesystem)"
+        return f"the spool at {self.spool.root} refused {count} received instances, retries included{free}"
+
     def _raise_for_errors(
         self, summary: RetrievalSummary, errors: Sequence[PacsError], failures: Sequence[_Failure]
     ) -> None:
         """Raise the error that ends the partition (a refusal first), saying what is kept."""
         kept = f"{summary.instances_retrieved} instances received in this run are kept; a rerun resumes"
+        unwritten = self.receiving.counters.failed
+        if unwritten and (errors or failures):
+            kept = f"{self._unwritten(unwritten)}; {kept}"
         for error in errors:
             if isinstance(error, PacsRefusedError):
                 raise PacsRefusedError(f"{error}; {kept}") from error

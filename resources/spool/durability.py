@@ -86,6 +86,38 @@ def sync_filesystem(folder: Path) -> None:
         os.close(fd)
 
 
+def flush_to_disk(root: Path, files: Sequence[Path], extra: Sequence[Path] = ()) -> None:
+    """Make ``files`` (written without fsync), their folders up to ``root`` and ``extra`` durable.
+
+    One ``syncfs`` of ``root``'s filesystem where Linux offers it and there is a batch (see
+    :data:`SYNCFS_MIN_BATCH`); otherwise each file, each distinct folder (deepest first, so a new
+    folder's entry in its parent follows it) and each existing ``extra`` file is fsynced.
+
+    Raises
+    ------
+    OSError
+        If a flush fails (a file that vanished meanwhile, e.g. purged, is skipped).
+    """
+    if _SYNCFS is not None and len(files) + len(extra) >= SYNCFS_MIN_BATCH:
+        sync_filesystem(root)
+        return
+    folders: dict[Path, None] = {}
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            fsync_file(path)
+        folder = path.parent
+        while folder != root and root in folder.parents:
+            folders[folder] = None
+            folder = folder.parent
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(FileNotFoundError):
+            fsync_directory(folder)
+    fsync_directory(root)
+    for path in extra:
+        with contextlib.suppress(FileNotFoundError):
+            fsync_file(path)
+
+
 def write_atomically(
     target: Path, data: bytes | Sequence[bytes], *, fsync: bool = True, mode: int = 0o600
 ) -> str:
@@ -104,13 +136,19 @@ def write_atomically(
 
 
 def write_atomically_sized(
-    target: Path, data: bytes | Sequence[bytes], *, fsync: bool = True, mode: int = 0o600
+    target: Path,
+    data: bytes | Sequence[bytes],
+    *,
+    fsync: bool = True,
+    mode: int = 0o600,
+    sha256: str | None = None,
 ) -> tuple[str, int]:
     """:func:`write_atomically`, returning the SHA-256 and the number of bytes written.
 
     The receive path's version: string paths, and the folder created only when the first open finds
     it missing (one syscall saved per instance; a folder removed meanwhile, e.g. by a purge, is made
-    again).
+    again). ``sha256``: the caller hashed these very bytes already (the listener's journal did), so
+    they are not hashed twice.
     """
     chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else list(data)
     digest = hashlib.sha256()
@@ -128,7 +166,8 @@ def write_atomically_sized(
         try:
             for chunk in chunks:
                 view = memoryview(chunk)
-                digest.update(view)
+                if sha256 is None:
+                    digest.update(view)
                 size += len(view)
                 while view:
                     written = os.write(fd, view)
@@ -144,4 +183,4 @@ def write_atomically_sized(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise SpoolWriteError(f"{name}: could not be written to the spool: {exc.strerror or exc}") from exc
-    return digest.hexdigest(), size
+    return sha256 or digest.hexdigest(), size

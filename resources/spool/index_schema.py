@@ -12,7 +12,9 @@ Tables
     planning never reads it).
 
 The schema is created on open (``CREATE ... IF NOT EXISTS``), so an older index gains new tables
-without a migration step. Only the modules of :mod:`resources.spool` run SQL on it.
+without a migration step; columns added since a table was first created (:data:`ADDED_COLUMNS`) are
+added on open too, each ``ALTER TABLE ... ADD COLUMN`` guarded by a look at the table's columns.
+Only the modules of :mod:`resources.spool` run SQL on it.
 """
 
 from __future__ import annotations
@@ -84,6 +86,31 @@ CREATE TABLE IF NOT EXISTS retrieval_failure (
 );
 """
 
+# (table, column, declaration) added after the table first shipped; an older index gains them on open.
+ADDED_COLUMNS = (
+    # Re-sends of a known SOP Instance UID (the file is replaced; these make it visible).
+    ("spool_instance", "resend_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("spool_instance", "last_resent_at", "TEXT"),
+)
+ADDED_INDEXES = """
+CREATE INDEX IF NOT EXISTS ix_spool_instance_resent ON spool_instance(last_resent_at)
+    WHERE resend_count > 0;
+"""
+
+
+def _add_missing_columns(con: sqlite3.Connection) -> None:
+    # Inside one write transaction, so two processes opening an old index add each column once.
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, declaration in ADDED_COLUMNS:
+            present = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
 
 class SpoolIndexDatabase:
     """Connections to the spool index, one per thread (SQLite WAL: shared by threads and processes).
@@ -98,7 +125,10 @@ class SpoolIndexDatabase:
         self.path = path
         self._local = threading.local()
         # executescript manages its own transaction, so it runs outside transaction().
-        self.connection().executescript(SCHEMA)
+        con = self.connection()
+        con.executescript(SCHEMA)
+        _add_missing_columns(con)
+        con.executescript(ADDED_INDEXES)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, in autocommit mode (each read sees the latest commit)."""
@@ -122,7 +152,13 @@ class SpoolIndexDatabase:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        con.execute("COMMIT")
+        try:
+            con.execute("COMMIT")
+        except sqlite3.Error:
+            # A COMMIT refused (disk full) can leave the transaction open, holding the write lock.
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         """Close this thread's connection (the next use opens a new one)."""

@@ -64,6 +64,9 @@ def known_instances(index: SpoolIndexDatabase, sop_instance_uids: Sequence[str] 
 def record_instances(index: SpoolIndexDatabase, records: Sequence[SpoolRecord]) -> None:
     """Insert or replace the rows of written files, all in one transaction.
 
+    A known SOP Instance UID received again (a different receipt time) counts as a re-send
+    (``resend_count``, ``last_resent_at``); the same receipt recorded twice (a journal replay) does not.
+
     Raises
     ------
     SpoolWriteError
@@ -81,7 +84,11 @@ def record_instances(index: SpoolIndexDatabase, records: Sequence[SpoolRecord]) 
                        series_uid=excluded.series_uid, sop_class_uid=excluded.sop_class_uid,
                        path=excluded.path, sha256=excluded.sha256, size_bytes=excluded.size_bytes,
                        source=excluded.source, calling_ae_title=excluded.calling_ae_title,
-                       received_at=excluded.received_at, state='received', state_reason=NULL""",
+                       received_at=excluded.received_at, state='received', state_reason=NULL,
+                       resend_count=spool_instance.resend_count
+                           + (spool_instance.received_at != excluded.received_at),
+                       last_resent_at=CASE WHEN spool_instance.received_at != excluded.received_at
+                           THEN excluded.received_at ELSE spool_instance.last_resent_at END""",
                 [
                     (
                         record.sop_instance_uid,
@@ -103,6 +110,56 @@ def record_instances(index: SpoolIndexDatabase, records: Sequence[SpoolRecord]) 
         first = records[0].path.name
         what = first if len(records) == 1 else f"{len(records)} files from {first}"
         raise SpoolWriteError(f"{what}: stored but not indexed: {exc}") from exc
+
+
+def receipts(index: SpoolIndexDatabase, sop_instance_uids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``{SOP Instance UID: (received_at, state)}`` of those of ``sop_instance_uids`` the index holds."""
+    con = index.connection()
+    found: dict[str, tuple[str, str]] = {}
+    uids = list(sop_instance_uids)
+    for start in range(0, len(uids), _UID_BATCH):
+        batch = uids[start : start + _UID_BATCH]
+        marks = ",".join("?" * len(batch))
+        for row in con.execute(
+            "SELECT sop_instance_uid, received_at, state FROM spool_instance"
+            f" WHERE sop_instance_uid IN ({marks})",
+            batch,
+        ):
+            found[row[0]] = (row[1], row[2])
+    return found
+
+
+@dataclass(frozen=True)
+class ResendSummary:
+    """Instances received more than once: how many, how many re-sends in all, the latest one (ISO UTC)."""
+
+    instances: int
+    resends: int
+    last_resent_at: str | None
+
+
+def resend_summary(index: SpoolIndexDatabase, *, since: str | None) -> ResendSummary:
+    """Re-sent instances whose last re-send is after ``since`` (ISO UTC; None: all of them)."""
+    row = (
+        index.connection()
+        .execute(
+            """SELECT count(*), coalesce(sum(resend_count), 0), max(last_resent_at) FROM spool_instance
+               WHERE resend_count > 0 AND last_resent_at > ?""",
+            (since or "",),
+        )
+        .fetchone()
+    )
+    return ResendSummary(instances=int(row[0]), resends=int(row[1]), last_resent_at=row[2])
+
+
+def resent_instances(index: SpoolIndexDatabase, *, since: str | None, limit: int) -> list[SpoolRecord]:
+    """The re-sent instances (last re-send after ``since``), newest re-send first, at most ``limit``."""
+    rows = index.connection().execute(
+        """SELECT * FROM spool_instance WHERE resend_count > 0 AND last_resent_at > ?
+           ORDER BY last_resent_at DESC LIMIT ?""",
+        (since or "", limit),
+    )
+    return [_record(r) for r in rows]
 
 
 def partition_instances(
@@ -226,4 +283,6 @@ def _record(row: sqlite3.Row) -> SpoolRecord:
         state=row["state"],
         calling_ae_title=row["calling_ae_title"],
         state_reason=row["state_reason"],
+        resend_count=row["resend_count"],
+        last_resent_at=row["last_resent_at"],
     )

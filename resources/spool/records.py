@@ -32,3 +32,6 @@ class SpoolRecord:
     state: str = "received"
     calling_ae_title: str | None = None
     state_reason: str | None = None
+    # Re-sends: how many times the same SOP Instance UID arrived again, and when it last did.
+    resend_count: int = 0
+    last_resent_at: str | None = None

@@ -26,9 +26,10 @@ from pathlib import Path
 import resources.spool.instance_index as instance_index
 import resources.spool.pacs_index as pacs_index
 import resources.spool.retrieval_failures as retrieval_failures
-from resources.spool.durability import write_atomically_sized
+from resources.spool.durability import flush_to_disk, write_atomically_sized
+from resources.spool.errors import SpoolWriteError
 from resources.spool.index_schema import SpoolIndexDatabase
-from resources.spool.instance_index import StudyArrival
+from resources.spool.instance_index import ResendSummary, StudyArrival
 from resources.spool.layout import instance_path
 from resources.spool.pacs_index import IndexedStudy, PacsSeriesEntry, PacsStudyEntry
 from resources.spool.records import SpoolRecord, utc_now
@@ -69,7 +70,8 @@ class SpoolStore:
     ) -> SpoolRecord:
         """Write one encoded DICOM file (with preamble and meta header) and record it.
 
-        Idempotent: a second copy of a known SOP Instance UID replaces the file and keeps one row.
+        Idempotent: a second copy of a known SOP Instance UID replaces the file and keeps one row, on
+        which the re-send is counted (see :meth:`resend_summary`).
 
         Raises
         ------
@@ -101,13 +103,17 @@ class SpoolStore:
         source: str,
         calling_ae_title: str | None = None,
         defer_sync: bool = False,
+        received_at: str | None = None,
+        sha256: str | None = None,
     ) -> SpoolRecord:
         """The file half of :meth:`store`: write atomically, but do not index (see :meth:`index_records`).
 
         With ``defer_sync`` neither the file nor its folder is fsynced: the file is still renamed into
         place only once complete (readers never see a partial file), but the caller must fsync the
         file, its folder (and the partition folder, when the study folder is new) before it indexes
-        the record, so that an indexed instance always survives a crash.
+        the record, so that an indexed instance always survives a crash. ``received_at`` (default:
+        now) is the receipt time the record gets, and ``sha256`` the digest of ``data``, when the
+        caller journaled it already.
 
         Raises
         ------
@@ -115,7 +121,9 @@ class SpoolStore:
             If the file cannot be written; nothing half-written is left behind.
         """
         target = self.path_for(partition_key, study_uid, sop_instance_uid)
-        sha256, size = write_atomically_sized(target, data, fsync=self.fsync and not defer_sync)
+        sha256, size = write_atomically_sized(
+            target, data, fsync=self.fsync and not defer_sync, sha256=sha256
+        )
         return SpoolRecord(
             sop_instance_uid=sop_instance_uid,
             partition_key=partition_key,
@@ -126,9 +134,23 @@ class SpoolStore:
             sha256=sha256,
             size_bytes=size,
             source=source,
-            received_at=utc_now(),
+            received_at=received_at or utc_now(),
             calling_ae_title=calling_ae_title,
         )
+
+    def make_durable(self, paths: Sequence[Path]) -> None:
+        """Make files written with ``defer_sync`` (their folders) and every committed index row durable.
+
+        Raises
+        ------
+        SpoolWriteError
+            If the filesystem reports a write error.
+        """
+        index_files = [self.index_path, self.index_path.with_name(self.index_path.name + "-wal")]
+        try:
+            flush_to_disk(self.root, paths, index_files)
+        except OSError as exc:
+            raise SpoolWriteError(f"{self.root}: spool not flushed to disk: {exc.strerror or exc}") from exc
 
     def sweep_partial_files(self) -> int:
         """Remove ``.part`` files left by a crash mid-write; returns how many were removed."""
@@ -160,6 +182,18 @@ class SpoolStore:
         """
         if records:
             instance_index.record_instances(self._index, records)
+
+    def receipts(self, sop_instance_uids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``{SOP Instance UID: (received_at, state)}`` for those the index holds (journal recovery)."""
+        return instance_index.receipts(self._index, sop_instance_uids)
+
+    def resend_summary(self, *, since: str | None = None) -> ResendSummary:
+        """Instances received more than once (last re-send after ``since``, ISO UTC): counts and latest."""
+        return instance_index.resend_summary(self._index, since=since)
+
+    def resent_instances(self, *, since: str | None = None, limit: int = 100) -> list[SpoolRecord]:
+        """The re-sent instances' rows (``resend_count``, ``last_resent_at``), newest re-send first."""
+        return instance_index.resent_instances(self._index, since=since, limit=limit)
 
     def has_instance(self, sop_instance_uid: str) -> bool:
         return instance_index.has_instance(self._index, sop_instance_uid)

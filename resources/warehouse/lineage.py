@@ -35,5 +35,6 @@ class LineageColumns(SQLModel):
     partition_key: str = Field(index=True, max_length=10)
     run_id: str = Field(max_length=64)
     code_version: str = Field(max_length=32)
-    deid_profile_version: str = Field(max_length=64)
+    # Text: the version names every option and site choice in force, and none of it may be cut.
+    deid_profile_version: str = Field(sa_type=sa.Text)
     processed_at: dt.datetime = Field(sa_type=sa.DateTime)  # naive UTC

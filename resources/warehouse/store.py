@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from resources.warehouse.errors import WarehouseWriteError
 from resources.warehouse.lineage import Lineage
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,10 @@ class Warehouse:
         self.schema = schema
         self.engine = make_engine(url, schema=schema)
 
+    def describe(self) -> str:
+        """The warehouse URL without its password (for messages)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -186,14 +191,30 @@ class Warehouse:
 
         The partition's old rows are deleted first (inside the transaction); on any exception the
         transaction rolls back and the previous rows stay exactly as they were.
+
+        Raises
+        ------
+        WarehouseWriteError
+            When the database refuses or cuts off the write (server gone or restarted, constraint);
+            the driver's error is its cause. Errors raised by the block itself pass unchanged.
         """
-        with self.engine.begin() as connection:
-            for model in models:
-                table = _table_of(model)
-                connection.execute(sa.delete(table).where(table.c.partition_key == lineage.partition_key))
-            writer = PartitionWriter(connection, lineage, batch_size=batch_size)
-            yield writer
-            writer.flush()
+        try:
+            with self.engine.begin() as connection:
+                for model in models:
+                    table = _table_of(model)
+                    connection.execute(sa.delete(table).where(table.c.partition_key == lineage.partition_key))
+                writer = PartitionWriter(connection, lineage, batch_size=batch_size)
+                yield writer
+                writer.flush()
+        except sa.exc.DBAPIError as exc:
+            # The driver's message would carry the statement and a batch of row values: only its
+            # first line (what the server said) goes into ours.
+            said = str(exc.orig).strip()
+            reason = said.splitlines()[0][:200] if said else type(exc).__name__
+            raise WarehouseWriteError(
+                f"warehouse {self.describe()}: the write of partition {lineage.partition_key} failed and "
+                f"was rolled back ({reason}); the partition's previous rows are kept, a rerun replaces them"
+            ) from exc
         logger.info("partition %s replaced: %s", lineage.partition_key, writer.counts)
 
     def replace_partition(
@@ -205,6 +226,11 @@ class Warehouse:
 
         Rows are plain mappings without lineage columns; lineage is added here. Either every table is
         replaced or, on any error, none is: the partition's previous rows stay intact.
+
+        Raises
+        ------
+        WarehouseWriteError
+            When the database refuses or cuts off the write (see :meth:`writing_partition`).
         """
         with self.writing_partition(lineage, list(rows_by_table)) as writer:
             for model, rows in rows_by_table.items():

@@ -82,6 +82,7 @@ def test_asset_processes_every_spool_row_and_the_check_passes(
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert metadata["deidentified"] == 1 and metadata["opted_out"] == 1 and metadata["quarantined"] == 2
     assert metadata["unreadable"] == 1 and metadata["burned_in_quarantined"] == 1
+    assert metadata["sop_instance_uid_collisions"] == 0
     checks = outcome.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
 
@@ -141,7 +142,9 @@ def test_cli_deidentifies_a_folder_offline(
     assert summary["outcomes"] == {"deidentified": 2, "quarantined": 1, "opted_out": 0}
     assert summary["findings_by_entity"]["PERSON"] > 0
     assert len(list((out / "research").rglob("*.dcm"))) == 2
-    reasons = list((out / "quarantine").glob("*.reason.txt"))
+    assert not (out / "quarantine").exists()
+    reasons = list(Path(summary["quarantine"]["folder"]).glob("*.reason.txt"))
     assert len(reasons) == 1 and "broken.dcm" in reasons[0].read_text()
+    assert Path(summary["quarantine"]["folder"]) == (tmp_path / "out.quarantine-identifiable").resolve()
     monkeypatch.delenv("DICOM_LAKE_SECRET_KEY")
     assert cli_main(["deidentify", str(source), str(tmp_path / "out2")]) == 2

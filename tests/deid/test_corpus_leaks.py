@@ -20,8 +20,8 @@ from resources.deid.deny_list import Identifiers, deny_list_for
 from resources.deid.engine import Deidentifier
 from resources.deid.folder_run import deidentify_folder
 
-# Kept on purpose by an option that is on: Retain Patient Characteristics keeps Ethnic Group (PS3.15).
-RETAINED_BY_OPTION = {"ethnic_group"}
+# Kept on purpose by an option that is on (none: Ethnic Group is removed unless a site retains it).
+RETAINED_BY_OPTION: set[str] = set()
 # SR UIDREF values are UIDs: they are checked for remapping, not searched as text.
 UID_KINDS = {"sr_uidref"}
 

@@ -8,7 +8,6 @@ import json
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 import pydicom
 import pytest
@@ -19,7 +18,6 @@ from resources.dicom_network.status import StoreStatus
 from resources.listener import ListenerConfigError, StorageListener, check_health
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings, SiteConfig, load_site_config
-from resources.spool.errors import SpoolWriteError
 from resources.spool.store import SpoolStore
 from tests.dicom_builder import pixel_ct, write_ct_studies
 from tests.listener.conftest import (
@@ -129,58 +127,6 @@ def test_unwritable_spool_answers_failure_so_the_sender_resends(listener: Runnin
     (spool / "2026-11-09").unlink()
     assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.SUCCESS
     assert len(spool_rows(listener.config)) == 1
-
-
-def test_success_is_answered_only_after_fsync_and_index_commit(
-    listener: RunningListener, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Group commit keeps the guarantee: file fsync, folder fsync, index commit, then the response."""
-    import resources.listener.group_commit as group_commit
-
-    events: list[tuple[str, str]] = []
-    real_fsync_file, real_fsync_directory = group_commit.fsync_file, group_commit.fsync_directory
-    real_index_records = SpoolStore.index_records
-    fail_index = {"on": True}
-
-    def spy_fsync_file(path: Path) -> None:
-        events.append(("fsync file", path.name))
-        real_fsync_file(path)
-
-    def spy_fsync_directory(folder: Path) -> None:
-        events.append(("fsync folder", folder.name))
-        real_fsync_directory(folder)
-
-    def spy_index_records(store: SpoolStore, records: list[Any]) -> None:
-        if fail_index["on"]:
-            events.append(("index failed", records[0].path.name))
-            raise SpoolWriteError("injected: index unavailable")
-        real_index_records(store, records)
-        events.append(("indexed", records[0].path.name))
-
-    monkeypatch.setattr(group_commit, "fsync_file", spy_fsync_file)
-    monkeypatch.setattr(group_commit, "fsync_directory", spy_fsync_directory)
-    monkeypatch.setattr(SpoolStore, "index_records", spy_index_records)
-
-    dataset = pixel_ct(study_uid="1.2.3.9", series_uid="1.2.3.9.1", sop_uid="1.2.3.9.1.1")
-    # The index refuses the row: the sender must hear 0xA700 (and resend), not Success.
-    assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.OUT_OF_RESOURCES
-    assert spool_rows(listener.config) == []
-    assert [kind for kind, _ in events][-1] == "index failed"
-
-    events.clear()
-    fail_index["on"] = False
-    assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.SUCCESS
-    # By the time Success arrived, the file, its folder and the index row were all done, in that order.
-    kinds = [kind for kind, _ in events]
-    assert kinds[0] == "fsync file"
-    assert "fsync folder" in kinds
-    assert kinds[-1] == "indexed"
-    assert kinds.index("fsync folder") < kinds.index("indexed")
-    file_name = events[0][1]
-    study_folder = next(name for kind, name in events if kind == "fsync folder")
-    rows = spool_rows(listener.config)
-    assert [Path(r["path"]).name for r in rows] == [file_name]
-    assert Path(rows[0]["path"]).parent.name == study_folder
 
 
 @pytest.mark.dcmtk

@@ -148,3 +148,36 @@ def test_runs_that_upgrade_at_the_same_time_all_succeed(make_warehouse: Warehous
     assert failures == []
     assert make_warehouse.current_revision() is not None
     assert "study" in make_warehouse.table_names()
+
+
+def test_profile_version_is_stored_whole_after_upgrading_from_0002(make_warehouse: Warehouse) -> None:
+    # Every option and site choice named: the 64-character column of 0002 kept only the first three.
+    version = "ps315-2026c:" + ",".join(
+        [
+            "clean_structured_content",
+            "clean_descriptors",
+            "retain_modified_dates",
+            "retain_patient_characteristics",
+            "retain_device_identity",
+            "retain_safe_private",
+            "retain_institution_identity",
+            "retain_ethnic_group",
+        ]
+    )
+    assert len(version) > 64
+    make_warehouse.upgrade("0002")
+    make_warehouse.replace_partition(Lineage("2026-11-10", "before"), {Instance: _instances("2026-11-10", 3)})
+    make_warehouse.upgrade()
+    assert make_warehouse.current_revision() == "0003"
+    assert len(_rows(make_warehouse, "2026-11-10")) == 3
+    lineage = Lineage("2026-11-11", "after", deid_profile_version=version)
+    make_warehouse.replace_partition(lineage, {Instance: _instances("2026-11-11", 2)})
+    frame = make_warehouse.read_frame(
+        "SELECT DISTINCT deid_profile_version FROM instance WHERE partition_key = :pk", {"pk": "2026-11-11"}
+    )
+    assert list(frame.deid_profile_version) == [version]
+    make_warehouse.downgrade("0002")
+    frame = make_warehouse.read_frame(
+        "SELECT DISTINCT deid_profile_version FROM instance WHERE partition_key = :pk", {"pk": "2026-11-11"}
+    )
+    assert {len(value) for value in frame.deid_profile_version} <= {64, len(version)}
