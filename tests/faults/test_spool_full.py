@@ -26,10 +26,10 @@ from resources.pacs.selection import StudySelector
 from resources.pacs.study_index import index_partition, read_partition_index
 from resources.site_config import load_site_config
 from resources.spool import SpoolStore
+from tests.dcmtk_tools import require_dcmtk, storescu_command, storescu_env
 from tests.dicom_builder import write_ct_studies, write_study
 from tests.faults.conftest import require_root_for_mount, resize_filesystem, small_filesystem
-from tests.listener.conftest import start_listener_in_process, write_site
-from tests.listener.dcmtk import require_dcmtk, storescu_command, storescu_env
+from tests.listener_site import start_listener_in_process, write_site
 from tests.peers import free_port
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(120)]

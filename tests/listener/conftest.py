@@ -7,76 +7,16 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from resources.listener.service import ListenerPlan, serve
 from resources.site_config import SiteConfig, load_site_config
+from tests.listener_site import RunningListener, start_listener_in_process, write_site
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PACS_AE = "PACS"
-LAKE_AE = "DICOM_LAKE"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def write_site(root: Path, *, listener: dict[str, Any] | None = None, **sections: Any) -> Path:
-    """A site file whose folders live under ``root``; returns its path."""
-    data: dict[str, Any] = {
-        "partitions_start_date": "2026-01-01",
-        "folders": {"root": str(root)},
-        "listener": {
-            "bind_address": "127.0.0.1",
-            "port": free_port(),
-            "allowed_calling_ae_titles": [PACS_AE],
-            "quiet_period_s": 2,
-            "max_associations": 30,
-            **(listener or {}),
-        },
-        **sections,
-    }
-    path = root / "dicom-lake.yaml"
-    root.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-@dataclass
-class RunningListener:
-    config: SiteConfig
-    port: int
-    stop: threading.Event
-    thread: threading.Thread
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=30)
-
-
-def start_listener_in_process(config: SiteConfig) -> RunningListener:
-    plan = ListenerPlan(
-        settings=config.listener,
-        spool_root=config.paths.spool,
-        quarantine_root=config.paths.quarantine,
-        base_dir=config.base_dir,
-    )
-    stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(target=serve, args=(plan, stop, ready), daemon=True)
-    thread.start()
-    assert ready.wait(10), "listener did not start"
-    return RunningListener(config=config, port=config.listener.port, stop=stop, thread=thread)
 
 
 @pytest.fixture(params=["native", "pynetdicom"])

@@ -53,17 +53,11 @@ from resources.dicom_network.upper_layer import (
 )
 from resources.site_config import SiteConfig, load_site_config
 from resources.spool.store import SpoolStore
+from tests.dcmtk_tools import require_dcmtk, run_storescu
 from tests.dicom_builder import write_ct_studies
-from tests.listener.conftest import (
-    LAKE_AE,
-    PACS_AE,
-    ListenerProcess,
-    RunningListener,
-    start_listener_in_process,
-    write_site,
-)
-from tests.listener.dcmtk import require_dcmtk, run_storescu
+from tests.listener.conftest import ListenerProcess
 from tests.listener.test_listener import sop_uids
+from tests.listener_site import LAKE_AE, PACS_AE, RunningListener, start_listener_in_process, write_site
 
 ENGINES = ["native", "pynetdicom"]
 

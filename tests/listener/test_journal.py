@@ -28,7 +28,7 @@ from resources.spool import SpoolStore
 from resources.spool.errors import SpoolWriteError
 from resources.spool.records import SpoolRecord
 from tests.dicom_builder import CT_IMAGE, pixel_ct
-from tests.listener.conftest import LAKE_AE, PACS_AE, start_listener_in_process, write_site
+from tests.listener_site import LAKE_AE, PACS_AE, start_listener_in_process, write_site
 
 PARTITION = "2026-11-09"
 

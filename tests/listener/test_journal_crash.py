@@ -23,14 +23,8 @@ from resources.listener.journal import journal_folder
 from resources.site_config import load_site_config
 from resources.spool import SpoolStore
 from tests.dicom_builder import pixel_ct
-from tests.listener.conftest import (
-    LAKE_AE,
-    PACS_AE,
-    REPO_ROOT,
-    start_listener_in_process,
-    wait_for_port,
-    write_site,
-)
+from tests.listener.conftest import REPO_ROOT, wait_for_port
+from tests.listener_site import LAKE_AE, PACS_AE, start_listener_in_process, write_site
 
 # The listener, with the fdatasync of its journal wrapped: after the Nth one the process SIGKILLs
 # itself, i.e. once that record is durable in the journal but before its index row and its answer.

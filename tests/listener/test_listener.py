@@ -19,16 +19,10 @@ from resources.listener import ListenerConfigError, StorageListener, check_healt
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings, SiteConfig, load_site_config
 from resources.spool.store import SpoolStore
+from tests.dcmtk_tools import require_dcmtk, run_storescu, storescu_command, storescu_env
 from tests.dicom_builder import pixel_ct, write_ct_studies
-from tests.listener.conftest import (
-    LAKE_AE,
-    PACS_AE,
-    ListenerProcess,
-    RunningListener,
-    start_listener_in_process,
-    write_site,
-)
-from tests.listener.dcmtk import require_dcmtk, run_storescu, storescu_command, storescu_env
+from tests.listener.conftest import ListenerProcess
+from tests.listener_site import LAKE_AE, PACS_AE, RunningListener, start_listener_in_process, write_site
 
 
 def spool_rows(config: SiteConfig) -> list[sqlite3.Row]:

@@ -32,10 +32,10 @@ from resources.dicom_network.status import StoreStatus
 from resources.listener import ListenerConfigError
 from resources.listener.tls import tls_context
 from resources.site_config import ListenerSettings, SiteConfig, load_site_config
+from tests.dcmtk_tools import require_dcmtk, storescu_command, storescu_env
 from tests.dicom_builder import pixel_ct, write_ct_studies
-from tests.listener.conftest import LAKE_AE, PACS_AE, RunningListener, start_listener_in_process, write_site
-from tests.listener.dcmtk import require_dcmtk, storescu_command, storescu_env
 from tests.listener.test_listener import sop_uids, spool_rows
+from tests.listener_site import LAKE_AE, PACS_AE, RunningListener, start_listener_in_process, write_site
 
 ENGINES = ["native", "pynetdicom"]
 TIMEOUT_S = 5

@@ -11,7 +11,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from resources.site_config import SiteConfigError, load_site_config
-from tests.listener.conftest import LAKE_AE, PACS_AE, start_listener_in_process, write_site
+from tests.listener_site import LAKE_AE, PACS_AE, start_listener_in_process, write_site
 
 ENGINES = ["native", "pynetdicom"]
 

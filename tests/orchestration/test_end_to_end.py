@@ -20,16 +20,9 @@ from orchestration.sensors import ALL_SENSORS, evaluate_arrivals
 from resources.corpus import CorpusSpec, generate_corpus
 from resources.site_config import SECRET_KEY_ENV_VAR, load_site_config
 from resources.site_resource import SiteConfigResource
-from tests.orchestration.sites import (
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    TEMPLATES,
-    require_dcmtk,
-    run_storescu,
-    start_listener_in_process,
-    write_site,
-)
+from tests.dcmtk_tools import require_dcmtk, run_storescu
+from tests.listener_site import start_listener_in_process, write_site
+from tests.orchestration.sites import PG_HOST, PG_PORT, PG_USER, TEMPLATES
 
 START = dt.date(2026, 11, 9)
 

@@ -15,8 +15,9 @@ from resources.site_config import load_site_config
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
 from tests.dicom_builder import CT_IMAGE
+from tests.listener_site import write_site
 from tests.orchestration import stub_graph
-from tests.orchestration.sites import PG_HOST, PG_PORT, PG_USER, TEMPLATES, write_site
+from tests.orchestration.sites import PG_HOST, PG_PORT, PG_USER, TEMPLATES
 
 
 def _home_with(template: str, tmp_path: Path) -> Path:

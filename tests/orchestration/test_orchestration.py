@@ -23,8 +23,8 @@ from resources.site_config import load_site_config
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
 from tests.dicom_builder import CT_IMAGE
+from tests.listener_site import write_site
 from tests.orchestration import stub_graph
-from tests.orchestration.sites import write_site
 
 DAY = "20261109"
 OTHER_DAY = "20261110"

@@ -16,7 +16,8 @@ from dagster._utils.test.data_versions import get_stale_status_resolver
 from assets.code_versions import data_version_of, settings_version, versioned
 from assets.partitions import study_date_partitions
 from resources.site_config import DeidentificationSettings
-from tests.orchestration.sites import REPO_ROOT, write_site
+from tests.listener_site import write_site
+from tests.orchestration.sites import REPO_ROOT
 
 
 def test_data_version_follows_file_content_and_names(tmp_path: Path) -> None:
