@@ -14,13 +14,14 @@ from __future__ import annotations
 import io
 import struct
 
+from pydicom import __version_info__ as _PYDICOM_VERSION
 from pydicom.charset import convert_encodings
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 _EXPLICIT_LITTLE = (False, True)
@@ -69,11 +70,66 @@ def encode_file(ds: Dataset) -> bytes:
         value = ds.get(keyword)
         if file_meta.get(meta_keyword) is None or (value and value != file_meta.get(meta_keyword)):
             setattr(file_meta, meta_keyword, value)
-    write_file_meta_info(fp, file_meta, enforce_standard=True)
+    encoded_meta = _plain_file_meta(file_meta)
+    if encoded_meta is None:
+        write_file_meta_info(fp, file_meta, enforce_standard=True)
+    else:
+        fp.write(encoded_meta)
     if _PIXEL_DATA in ds:
         ds[_PIXEL_DATA].is_undefined_length = False  # native pixel data has a defined length (PS3.5 A.4)
     _write_dataset(fp, ds, "iso8859")
     return fp.getvalue()
+
+
+# The File Meta Information elements a de-identified file carries, with their VR and padding byte.
+_META_STRINGS = {
+    0x00020002: (b"UI", b"\x00"),  # Media Storage SOP Class UID
+    0x00020003: (b"UI", b"\x00"),  # Media Storage SOP Instance UID
+    0x00020010: (b"UI", b"\x00"),  # Transfer Syntax UID
+    0x00020012: (b"UI", b"\x00"),  # Implementation Class UID
+    0x00020013: (b"SH", b" "),  # Implementation Version Name
+    0x00020016: (b"AE", b" "),  # Source Application Entity Title
+}
+_META_VERSION = b"\x00\x01"
+
+
+def _plain_file_meta(file_meta: FileMetaDataset) -> bytes | None:
+    """The meta group as ``write_file_meta_info(enforce_standard=True)`` writes it, or None if unusual.
+
+    Validating and writing a five-element group through pydicom costs about as much as writing the
+    whole rest of a header-only instance; the group a de-identified file carries is plain ASCII
+    strings, so it is written here (a test checks the bytes against pydicom's). Anything else (private
+    information, a version other than 00 01, a value that is not a plain string) returns None and
+    takes pydicom's writer.
+    """
+    values: dict[int, str] = {}
+    for tag in file_meta.keys():  # noqa: SIM118 (iterating a Dataset yields elements, not tags)
+        if tag == 0x00020000:
+            continue
+        if tag == 0x00020001:
+            if file_meta[tag].value not in (_META_VERSION, None, b""):
+                return None
+            continue
+        if tag not in _META_STRINGS:
+            return None
+        value = file_meta[tag].value
+        if not isinstance(value, str) or not value.isascii():
+            return None
+        values[tag] = value
+    if not all(values.get(tag) for tag in (0x00020002, 0x00020003, 0x00020010)):
+        return None  # pydicom's writer raises the error that names the missing element
+    if not values.get(0x00020012):
+        values[0x00020012] = PYDICOM_IMPLEMENTATION_UID
+    values.setdefault(0x00020013, f"PYDICOM {'.'.join(_PYDICOM_VERSION)}")
+    body = [_SHORT_HEADER.pack(0x0002, 0x0001, b"OB", 0) + struct.pack("<I", 2) + _META_VERSION]
+    for tag in sorted(values):
+        vr, pad = _META_STRINGS[tag]
+        raw = values[tag].encode("ascii")
+        if len(raw) % 2:
+            raw += pad
+        body.append(_SHORT_HEADER.pack(0x0002, tag & 0xFFFF, vr, len(raw)) + raw)
+    group = b"".join(body)
+    return _SHORT_HEADER.pack(0x0002, 0x0000, b"UL", 4) + struct.pack("<I", len(group)) + group
 
 
 def _write_dataset(fp: DicomBytesIO, ds: Dataset, parent_encoding: str | list[str]) -> None:

@@ -133,6 +133,31 @@ def test_encoder_matches_pydicom_for_converted_values(tmp_path: Path) -> None:
     assert encode_file(ds) == encode(ds)
 
 
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"MediaStorageSOPInstanceUID": "1.2.3.45"},  # odd length: NUL padded
+        {"MediaStorageSOPInstanceUID": "1.2.3.4"},
+        {"SourceApplicationEntityTitle": "ODD_AE"},  # AE padded with a space
+        {"ImplementationVersionName": "LAKE_1"},
+        {"ImplementationClassUID": "1.2.826.0.1.3680043.10.1"},
+        {"FileMetaInformationVersion": b"\x00\x01"},
+        {"PrivateInformationCreatorUID": "1.2.3"},  # not a plain group: pydicom's writer
+        {"FileMetaInformationVersion": b"\x00\x02"},
+    ],
+)
+def test_plain_file_meta_is_what_pydicom_writes(meta: dict[str, object]) -> None:
+    ds = phi_ct()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    for keyword, value in meta.items():
+        setattr(ds.file_meta, keyword, value)
+    ds = pydicom.dcmread(io.BytesIO(encode(ds)))
+    assert encode_file(ds) == encode(ds)
+
+
 def test_phone_recognizer_gate_changes_nothing(corpus_files: list[Path]) -> None:
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
