@@ -122,12 +122,12 @@ def _plain_file_meta(file_meta: FileMetaDataset) -> bytes | None:
         values[0x00020012] = PYDICOM_IMPLEMENTATION_UID
     values.setdefault(0x00020013, f"PYDICOM {'.'.join(_PYDICOM_VERSION)}")
     body = [_SHORT_HEADER.pack(0x0002, 0x0001, b"OB", 0) + struct.pack("<I", 2) + _META_VERSION]
-    for tag in sorted(values):
-        vr, pad = _META_STRINGS[tag]
-        raw = values[tag].encode("ascii")
+    for meta_tag in sorted(values):
+        vr, pad = _META_STRINGS[meta_tag]
+        raw = values[meta_tag].encode("ascii")
         if len(raw) % 2:
             raw += pad
-        body.append(_SHORT_HEADER.pack(0x0002, tag & 0xFFFF, vr, len(raw)) + raw)
+        body.append(_SHORT_HEADER.pack(0x0002, meta_tag & 0xFFFF, vr, len(raw)) + raw)
     group = b"".join(body)
     return _SHORT_HEADER.pack(0x0002, 0x0000, b"UL", 4) + struct.pack("<I", len(group)) + group
 
