@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -185,8 +185,10 @@ class DenyList:
     hold no identifier, and a study has a hundred terms).
     """
 
-    def __init__(self, identifiers: Identifiers) -> None:
+    def __init__(self, identifiers: Identifiers, extra_terms: Mapping[str, str] | None = None) -> None:
         terms = identifiers.literal_terms()
+        for term, entity in (extra_terms or {}).items():
+            terms.setdefault(term, entity)
         self._entity_of = {term.lower(): entity for term, entity in terms.items()}
         self._terms = tuple(self._entity_of)
         by_first_word: dict[str, list[str]] = {}
@@ -281,6 +283,13 @@ class DenyList:
 
 
 @lru_cache(maxsize=256)
-def deny_list_for(identifiers: Identifiers) -> DenyList:
-    """Deny lists are cached: the instances of one study share one identifier set."""
-    return DenyList(identifiers)
+def deny_list_for(identifiers: Identifiers, *, scrub_institutions: bool = False) -> DenyList:
+    """Deny lists are cached: the instances of one study share one identifier set.
+
+    ``scrub_institutions``: the source's institution names (``identifiers.institutions`` when it
+    carries them) are scrubbed from kept text too, as the header attributes are cleaned when the
+    output does not retain institution identity. Without it such a name typed into a description
+    would be caught only by the blocking leak check, and the whole instance quarantined.
+    """
+    institutions = getattr(identifiers, "institutions", ()) if scrub_institutions else ()
+    return DenyList(identifiers, {v.strip(): "ORGANIZATION" for v in institutions if v.strip()})

@@ -220,7 +220,8 @@ class Deidentifier:
             else None
         )
         sop_uid = self.pseudonyms.uid(str(ds.SOPInstanceUID))
-        context = WalkContext(sop_uid, shift, deny_list_for(identifiers))
+        deny = deny_list_for(identifiers, scrub_institutions=not self.options.retain_institution_identity)
+        context = WalkContext(sop_uid, shift, deny)
 
         transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         self.applier.apply(ds, context)

@@ -9,8 +9,9 @@ them. :func:`collect_source_uids` gathers the UIDs that must not appear unchange
 
 The institution names and device serial numbers (header attributes and the SR TEXT items that hold
 them, ``sr_text_concepts.csv``) are gathered too, in :class:`SourceIdentifiers`: the leak check searches
-for them (institutions only when the output does not retain institution identity), the scrubber does
-not (they are not the patient's).
+for them, and the scrubber cleans kept text of them: serial numbers always (their attribute is
+pseudonymised whatever the options), institution names when the output does not retain institution
+identity.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class SourceIdentifiers(Identifiers):
     def literal_terms(self) -> dict[str, str]:
         """The patient's terms plus the device serial numbers: a serial is pseudonymised or removed in
         its own attribute whatever the options, so kept text ("SN98765, out of temperature range" in
-        Detector Description) is scrubbed of it too. Institution names are left to the profile."""
+        Detector Description) is scrubbed of it too. Institution names depend on the Retain
+        Institution Identity option: ``deny_list_for(scrub_institutions=...)`` adds them."""
         terms = super().literal_terms()
         for serial in self.serials:
             terms.setdefault(serial, "DEVICE_SERIAL")

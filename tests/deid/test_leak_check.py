@@ -103,3 +103,32 @@ def test_clean_openrem_files_pass(engine: Deidentifier, openrem_test_files: Path
     leaking = {name: r.reasons for name, r in outcomes.items() if r.leaks}
     assert leaking == {}
     assert sum(r.outcome == "deidentified" for r in outcomes.values()) >= len(outcomes) - 1
+
+
+@pytest.mark.parametrize(
+    ("options", "typed", "scrubbed"),
+    [
+        ({}, "CT at St Elsewhere Hospital", True),  # institution identity not retained (the default)
+        ({"retain_institution_identity": True}, "CT at St Elsewhere Hospital", False),
+        ({}, "QA on SN-0042-XY", True),  # a serial: pseudonymised in its attribute whatever the options
+        ({"retain_device_identity": False}, "QA on SN-0042-XY", True),
+    ],
+)
+def test_institution_and_serial_in_kept_text_are_cleaned_as_the_header_is(
+    make_engine,  # type: ignore[no-untyped-def]
+    options: dict[str, bool],
+    typed: str,
+    scrubbed: bool,
+) -> None:
+    """An identity the options remove from the header is scrubbed from kept text, not quarantined."""
+    source = phi_ct()
+    source.SeriesDescription = typed
+    result = make_engine(**options).deidentify(source, name="ct")
+    assert result.outcome == "deidentified", result.reasons
+    assert result.dataset is not None
+    kept = str(result.dataset.SeriesDescription)
+    if scrubbed:
+        assert "Elsewhere" not in kept and "0042" not in kept
+        assert kept.startswith(typed.split(" ")[0])  # the clinical words stay
+    else:
+        assert kept == typed

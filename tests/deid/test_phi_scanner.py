@@ -95,9 +95,9 @@ def test_an_sr_costs_one_deny_list_and_one_scan_per_distinct_text(
     built: list[object] = []
     original_init = DenyList.__init__
 
-    def counting_init(self: DenyList, identifiers: Identifiers) -> None:
+    def counting_init(self: DenyList, identifiers: Identifiers, *args: object) -> None:
         built.append(identifiers)
-        original_init(self, identifiers)
+        original_init(self, identifiers, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(DenyList, "__init__", counting_init)
     misses = []
