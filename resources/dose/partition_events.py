@@ -32,6 +32,7 @@ from resources.dose.rdsr.content_items import PYDICOM_READ_ERRORS
 from resources.dose.rdsr.ct_dose_check_details import DoseCheckKind
 from resources.dose.rdsr.ct_irradiation_event_data import CTIrradiationEventData
 from resources.dose.rdsr.ct_radiation_dose import CTRadiationDose, read_dataset
+from resources.dose.rdsr.projection_file import peek_sop_class, read_lean_file
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +103,21 @@ def device_label(manufacturer: str | None, model: str | None, observer_uid: str 
     return name[:128]
 
 
-def _peek(path: Path) -> tuple[str, str]:
-    ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID", "Modality"], force=True)
-    return str(ds.get("SOPClassUID", "")), str(ds.get("Modality", ""))
+def _sop_class_of(path: Path) -> str:
+    # From the file's first bytes: pydicom's specific_tags reading still parses every undefined-length
+    # sequence first (seconds for a large fluoroscopy report, which this CT stage then only rejects).
+    sop_class = peek_sop_class(path)
+    if sop_class is None:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"], force=True)
+        sop_class = str(ds.get("SOPClassUID", ""))
+    return sop_class
+
+
+def _dose_report_dataset(path: Path) -> pydicom.Dataset:
+    # The top level with the content tree left as raw bytes, which the reader parses itself (the same
+    # report as through pydicom, checked on every openrem file); pydicom reads anything unusual.
+    lean = read_lean_file(path)
+    return lean.dataset if lean is not None else pydicom.dcmread(path, force=True)
 
 
 def analyse_files(
@@ -137,10 +150,9 @@ def analyse_files(
     for path in paths:
         result.files_read += 1
         try:
-            sop_class, _modality = _peek(path)
-            if sop_class in _SR_SOP_CLASSES:
+            if _sop_class_of(path) in _SR_SOP_CLASSES:
                 try:
-                    report = read_dataset(pydicom.dcmread(path, force=True), path.name)
+                    report = read_dataset(_dose_report_dataset(path), path.name)
                 except NotADoseReportError:
                     result.not_ct_dose_reports += 1
                     continue

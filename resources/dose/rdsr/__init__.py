@@ -16,6 +16,15 @@ The CT Radiation Dose template and its sub-templates:
 * :mod:`.scanning_length`: TID 10014 Scanning Length;
 * :mod:`.ct_dose_check_details`: TID 10015 CT Dose Check Details.
 
-A reader of TID 10001 Projection X-Ray Radiation Dose (with TID 10002 Accumulated X-Ray Dose Data and
-TID 10003 Irradiation Event X-Ray Data) belongs beside these, built on the same shared modules.
+The Projection X-Ray Radiation Dose template (fluoroscopy, interventional, radiography, mammography)
+and its sub-templates, on the same shared modules:
+
+* :mod:`.projection_radiation_dose`: TID 10001 Projection X-Ray Radiation Dose (the document; the
+  reader's entry points; a truncated file gives a flagged partial result);
+* :mod:`.projection_accumulated_dose_data`: TID 10002 Accumulated X-Ray Dose Data per plane, with TID
+  10004 (fluoroscopy and acquisition), 10005 (projection) and 10007 (mammography, AGD per breast);
+* :mod:`.projection_irradiation_event_data`: TID 10003 Irradiation Event X-Ray Data with 10003A/B/C;
+* :mod:`.projection_numbers`: NUM items in one unit per quantity, vendor quirks flagged;
+* :mod:`.projection_codes`: the templates' coded concepts;
+* :mod:`.projection_file`: a dose SR's top level read from its bytes (no pydicom dataset parse).
 """

@@ -75,20 +75,24 @@ def root_item(ds: Dataset) -> Item:
     }
 
 
-def recognise_document(ds: Dataset) -> RecognisedDocument:
+def recognise_document(ds: Dataset, root: Item | None = None) -> RecognisedDocument:
     """Say which dose template, if any, a dataset carries.
 
     Parameters
     ----------
     ds
         The dataset (the content tree is parsed here, once, and kept in the result).
+    root
+        The root item when the caller has parsed it already (the projection reader parses a damaged
+        content tree item by item, keeping what precedes the damage).
 
     Returns
     -------
     RecognisedDocument
     """
     sop_class = header_ascii(ds, _SOP_CLASS_UID) or ""
-    root = root_item(ds)
+    if root is None:
+        root = root_item(ds)
     if sop_class == sop_classes.RADIOPHARMACEUTICAL_RADIATION_DOSE_SR:
         return RecognisedDocument(sop_class, None, None, None, DoseReportKind.RADIOPHARMACEUTICAL, root)
     storage = STORAGE_NAMES.get(sop_class) if sop_class in sop_classes.DOSE_CAPABLE_SOP_CLASSES else None
@@ -109,6 +113,8 @@ def recognise_document(ds: Dataset) -> RecognisedDocument:
     elif procedure in codes.MAMMOGRAPHY_PROCEDURES:
         kind = DoseReportKind.MAMMOGRAPHY
     else:
+        # TID 10001 for fluoroscopy, interventional and radiography: Procedure reported Projection X-Ray
+        # (DCM 113704), or none at all (GE OEC C-arms declare no procedure).
         kind = DoseReportKind.PROJECTION_XRAY
     return RecognisedDocument(sop_class, storage, root_concept, procedure, kind, root)
 
