@@ -29,7 +29,8 @@ What a corpus holds
   images; the DLP unit is written ``mGy.cm`` or ``mGycm`` depending on the vendor; some Siemens studies
   send two cumulative dose SRs (the second holds every event of the first plus one).
 * Mammography studies (Hologic, GE): four views with Organ Dose (dGy), Body Part Thickness,
-  Compression Force, kVp, anode and filter, Entrance Dose in mGy.
+  Compression Force, kVp, anode and filter, Entrance Dose in mGy, Relative X-Ray Exposure, Distance
+  Source to Entrance, and (tungsten-target systems) Half Value Layer.
 * Patients 0-95 years, children in the 0, 1, 5, 10 and 15 year bands, a few without Patient's Age,
   some scanned again on a later day.
 * Identifiers planted (``plant_phi``) in 40+ places: free text, addresses, phone numbers, clinicians,

@@ -181,7 +181,8 @@ def plan_mammography_views(rng: Random, plan: StudyPlan) -> tuple[MammoViewPlan,
             MammoViewPlan(
                 laterality=laterality,
                 view=view,
-                organ_dose_dgy=round(0.006 * thickness * rng.uniform(0.35, 0.6), 4),
+                # Organ Dose is in dGy: 0.0006 x thickness gives 1-2.5 mGy, UK screening doses.
+                organ_dose_dgy=round(0.0006 * thickness * rng.uniform(0.35, 0.6), 5),
                 body_part_thickness_mm=thickness,
                 compression_force_n=round(rng.uniform(60, 150), 1),
                 kvp=kvp,

@@ -112,4 +112,17 @@ def mg_instance_part(
     ds.OrganDose = f"{view.organ_dose_dgy:g}"
     ds.OrganExposed = "BREAST"
     ds.EntranceDoseInmGy = f"{view.entrance_dose_mgy:g}"
+    # Attributes some vendors send beside the dose (derived from the plan, no extra random draws, so
+    # the rest of the corpus stays as it was): detector signal, focus-to-entrance distance, HVL.
+    ds.RelativeXRayExposure = str(round(view.exposure_mas * 40))
+    ds.DistanceSourceToEntrance = f"{660 - view.body_part_thickness_mm:g}"
+    vendor = plan.device.device.vendor
+    if vendor == "GE":  # the GE systems also send the paddle's contact area and the pressure
+        area = round(9000 + 80 * view.body_part_thickness_mm)
+        ds.CompressionContactArea = str(area)
+        ds.CompressionPressure = f"{view.compression_force_n / area * 1000:.2f}"
+    if vendor == "Hologic":  # and the Hologic ones the HVL
+        ds.HalfValueLayer = (
+            f"{0.30 + 0.01 * (view.kvp - 20) + (0.06 if view.filter == 'SILVER' else 0.0):.3f}"
+        )
     return ds

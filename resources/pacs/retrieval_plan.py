@@ -8,8 +8,12 @@ Policies
     instance (lowest InstanceNumber) of each image series, found with an image-level C-FIND. For CT
     studies that have NO dose-report series, the LAST instance (highest InstanceNumber) of each CT
     image series is fetched too, so the dose stage can estimate the scan length from the first and
-    last slice positions. Non-dose SR series are skipped. Where the PACS answers nothing at image
-    level for an image series, the whole series is retrieved (we cannot pick one instance blind).
+    last slice positions. Mammography (MG) image series are fetched whole, every instance: each
+    mammogram carries its own exposure (thickness, force, kVp, mAs, target/filter, organ dose), so the
+    first one says nothing about the others; an MG study costs what full retrieval of its MG series
+    costs (``benchmarks/mammography.py`` measures it). Non-dose SR series are skipped. Where the PACS
+    answers nothing at image level for an image series, the whole series is retrieved (we cannot pick
+    one instance blind).
 ``full``
     Every instance of every selected series.
 
@@ -39,6 +43,9 @@ log = logging.getLogger(__name__)
 Policy = Literal["metadata", "full"]
 
 UID_BATCH = 100  # SOP Instance UIDs per image-level move (a UID list request)
+# Series the metadata policy fetches whole: dose SRs are listed by modality SR; MG, because every image
+# of a mammogram carries its own exposure and dose.
+EVERY_INSTANCE_MODALITIES = frozenset({"SR", "MG"})
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,7 @@ def plan_study(
             all_listed_and_new = False
             wanted_by_series.append((series, None))
             continue
-        if policy == "metadata" and not series.is_dose_report and modality != "SR":
+        if policy == "metadata" and not series.is_dose_report and modality not in EVERY_INSTANCE_MODALITIES:
             ordered = _sorted_instances(instances)
             picked = [ordered[0]]
             if want_last_ct and modality == "CT" and len(ordered) > 1:

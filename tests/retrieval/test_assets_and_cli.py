@@ -73,7 +73,8 @@ def site(corpus: Path, tmp_path: Path) -> Iterator[Site]:
 
 
 def metadata_truth(corpus: Path) -> set[str]:
-    """From the files themselves: dose SRs, first image of each series, last CT image without a dose SR."""
+    """From the files themselves: dose SRs and MG series whole, first image of each other series, last CT
+    image without a dose SR."""
     series: dict[tuple[str, str], list[tuple[int, str, str, str]]] = defaultdict(list)
     for path in corpus.rglob("*.dcm"):
         ds = dcmread(path, stop_before_pixels=True)
@@ -89,7 +90,7 @@ def metadata_truth(corpus: Path) -> set[str]:
     wanted: set[str] = set()
     for (study, _), rows in series.items():
         rows.sort()
-        if rows[0][2] == "SR":
+        if rows[0][2] in ("SR", "MG"):  # every mammogram carries its own exposure
             wanted.update(r[1] for r in rows)
             continue
         wanted.add(rows[0][1])
