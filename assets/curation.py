@@ -5,8 +5,10 @@ import dagster as dg
 from assets.code_versions import data_version_of, versioned
 from assets.owners import DATA_ENGINEERING
 from assets.partitions import study_date_partitions
+from assets.queues import CPU_STEP
 from resources.curation.data_files import DATA_FOLDER
 from resources.curation.resource import CurationResource
+from resources.warehouse.completeness import DIAGNOSTIC_CTDIVOL
 from resources.warehouse.lineage import CODE_VERSION, Lineage
 from resources.warehouse.resource import WarehouseResource
 
@@ -18,6 +20,7 @@ CURATION_CODE_VERSION = versioned("curation-1", data_version_of(*sorted(DATA_FOL
     owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="curation",
+    op_tags=CPU_STEP,
     kinds={"python", "sql"},
     deps=["deidentified_instances"],
     code_version=CURATION_CODE_VERSION,
@@ -52,6 +55,7 @@ def curated_instances(context: dg.AssetExecutionContext, curation: CurationResou
 
 @dg.asset_check(
     asset=curated_instances,
+    partitions_def=study_date_partitions,  # each evaluation is recorded with its partition (per day)
     blocking=True,
     description="Stops the dose assets when the partition is empty or catastrophically incomplete "
     "(no instances, fewer than half the de-identified files curated, core fields mostly missing).",
@@ -76,15 +80,17 @@ def curated_partition_not_empty(
 
 @dg.asset_check(
     asset=curated_instances,
-    description="Share of rows with each key field set, overall and per device (station); warns when a "
-    "dose field is less than 90% complete.",
+    partitions_def=study_date_partitions,  # each evaluation is recorded with its partition (per day)
+    description="Share of rows with each key field set, overall and per device (station); warns when "
+    "CTDIvol is missing on more than 10% of axial/helical CT images (localisers carry none) or organ "
+    "dose on more than 10% of mammography images.",
 )
 def curated_field_completeness(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     partition_key = context.op_execution_context.partition_key
     fields, per_device = warehouse.completeness(partition_key)
-    dose_fields = ("ct_acquisition.ctdivol_mgy", "mg_exposure.organ_dose_mgy")
+    dose_fields = (DIAGNOSTIC_CTDIVOL, "mg_exposure.organ_dose_mgy")
     low = [name for name in dose_fields if fields.get(name) is not None and (fields[name] or 0.0) < 0.9]
     return dg.AssetCheckResult(
         passed=not low,
@@ -99,6 +105,7 @@ def curated_field_completeness(
 
 @dg.asset_check(
     asset=curated_instances,
+    partitions_def=study_date_partitions,  # each evaluation is recorded with its partition (per day)
     description="Quality flag counts per rule and severity; warns when any error-severity flag was raised.",
 )
 def curated_quality_flags(

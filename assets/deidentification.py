@@ -8,6 +8,7 @@ import dagster as dg
 from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import DATA_ENGINEERING
 from assets.partitions import study_date_partitions
+from assets.queues import CPU_STEP
 from resources.deid.options import OPTIONS_CSV
 from resources.deid.partition_run import deidentify_partition, read_summary
 from resources.deid.profile import TABLE_CSV
@@ -29,6 +30,7 @@ CODE_VERSION = versioned(
     owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="deidentification",
+    op_tags=CPU_STEP,
     deps=[dg.AssetKey("retrieved_instances")],
     kinds={"dicom", "presidio"},
     code_version=CODE_VERSION,
@@ -90,7 +92,8 @@ def deidentified_instances(
     )
 
 
-@dg.asset_check(asset=deidentified_instances, blocking=True)
+# partitions_def: the result is recorded with its partition, so the UI shows the leak check per day.
+@dg.asset_check(asset=deidentified_instances, blocking=True, partitions_def=study_date_partitions)
 def phi_leak_check(
     context: dg.AssetCheckExecutionContext, deid: DeidentificationResource
 ) -> dg.AssetCheckResult:

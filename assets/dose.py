@@ -7,9 +7,25 @@ import dagster as dg
 from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import MEDICAL_PHYSICS
 from assets.partitions import study_date_partitions
+from assets.queues import CPU_STEP
+from resources.dose.report_markdown import distribution, distributions_markdown
 from resources.dose.resource import DoseResource
 
 DOSE_DATA = Path(__file__).resolve().parent.parent / "resources" / "dose"
+
+
+def _distribution_metadata(quantities: dict[str, list[float | None]]) -> dict[str, dg.MetadataValue]:
+    """The partition's distribution (median, IQR, max) of each quantity: a table and its numbers."""
+    numbers = {}
+    for label, values in quantities.items():
+        d = distribution(values)
+        numbers[label] = d.as_dict() if d else None
+    return {
+        "distribution": dg.MetadataValue.md(distributions_markdown(quantities)),
+        "distribution_values": dg.MetadataValue.json(numbers),
+    }
+
+
 # Editing a factor set or choosing another one in the site file marks effective dose stale.
 EFFECTIVE_DOSE_VERSION = versioned(
     "effective-dose-1", data_version_of(DOSE_DATA / "k_factors"), site_section_version("dose")
@@ -20,6 +36,7 @@ EFFECTIVE_DOSE_VERSION = versioned(
     owners=MEDICAL_PHYSICS,
     partitions_def=study_date_partitions,
     group_name="dose",
+    op_tags=CPU_STEP,
     kinds={"python", "sql"},
     deps=["curated_instances"],
     description="CT irradiation events from the partition's dose SRs (de-duplicated, linked to their "
@@ -50,6 +67,14 @@ def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
             "estimated_events": estimated,
             "events_linked_to_series": linked,
             "duplicate_events_removed": sum(c.n_duplicate_events for c in analysis.contexts),
+            "events_with_ssde": sum(1 for e in analysis.events if e.ssde_mgy is not None),
+            **_distribution_metadata(
+                {
+                    "CTDIvol per event (mGy)": [e.ctdivol_mgy for e in analysis.events],
+                    "DLP per event (mGy cm)": [e.dlp_mgycm for e in analysis.events],
+                    "SSDE per event (mGy)": [e.ssde_mgy for e in analysis.events],
+                }
+            ),
         }
     )
 
@@ -58,6 +83,7 @@ def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
     owners=MEDICAL_PHYSICS,
     partitions_def=study_date_partitions,
     group_name="dose",
+    op_tags=CPU_STEP,
     kinds={"python", "sql"},
     deps=[ct_dose_events],
     description="Per-study CT dose: DLP total recomputed from the unique events and compared with the "
@@ -75,6 +101,12 @@ def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mate
             "studies_estimated": sum(1 for r in rows if r.origin == "estimated"),
             "total_mismatches": mismatches,
             "studies_mapped_to_drl_category": sum(1 for r in rows if r.drl_category),
+            **_distribution_metadata(
+                {
+                    "CTDIvol, mean of diagnostic events (mGy)": [r.ctdivol_diagnostic_mean_mgy for r in rows],
+                    "DLP total per study (mGy cm)": [r.dlp_total_mgycm for r in rows],
+                }
+            ),
         }
     )
 
@@ -84,6 +116,7 @@ def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mate
     code_version=EFFECTIVE_DOSE_VERSION,
     partitions_def=study_date_partitions,
     group_name="dose",
+    op_tags=CPU_STEP,
     kinds={"python", "sql"},
     deps=[study_dose],
     description="Effective dose E = k x DLP per event and per study, with factor set, region, age band "
@@ -103,5 +136,11 @@ def effective_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
             "studies_with_effective_dose": len(with_number),
             "factor_set": dose.factor_set().name,
             "events_without_number_by_reason": dg.MetadataValue.json(reasons),
+            **_distribution_metadata(
+                {
+                    "Effective dose per study (mSv)": [r.effective_dose_msv for r in study_rows],
+                    "Effective dose per event (mSv)": [r.effective_dose_msv for r in event_rows],
+                }
+            ),
         }
     )

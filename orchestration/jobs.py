@@ -11,7 +11,8 @@ import dagster as dg
 
 PARTITIONED_GROUPS = ("retrieval", "deidentification", "curation", "dose")
 PROSPECTIVE_GROUPS = ("deidentification", "curation", "dose")
-REPORT_GROUPS = ("reports",)
+# Whole-warehouse summaries: the dose reports and the analyses (activity, devices, workflow, ...).
+REPORT_GROUPS = ("reports", "analytics")
 
 retrospective_pull_job = dg.define_asset_job(
     name="retrospective_pull_job",
@@ -37,7 +38,8 @@ prospective_processing_job = dg.define_asset_job(
 reports_job = dg.define_asset_job(
     name="reports_job",
     selection=dg.AssetSelection.groups(*REPORT_GROUPS),
-    description="Rebuild the whole-warehouse reports: DRL audit and patient cumulative dose.",
+    description="Rebuild the whole-warehouse reports: DRL audit, local DRLs and patient cumulative dose "
+    "(the report_freshness sensor does this after partitions update).",
 )
 
 ALL_JOBS = [retrospective_pull_job, prospective_processing_job, reports_job]

@@ -8,6 +8,8 @@ watching: a run that failed or was cancelled is requested again on the next tick
 ``run_failure_summary`` writes one JSON line per failed run (job, partition, failed steps, steps that
 completed, the error class) to ``<root>/run-failures.jsonl`` and the run log. Error messages are
 included only for dicom-lake's own errors, whose messages name files and UIDs, never patient data.
+
+``report_freshness`` (``orchestration/freshness.py``) keeps the whole-warehouse reports fresh.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.freshness import report_freshness
 from orchestration.jobs import prospective_processing_job
 from resources.errors import DicomLakeError
 from resources.listener.arrivals import scan_arrivals
@@ -297,4 +300,4 @@ def append_failure(path: Path, summary: dict[str, Any]) -> None:
         handle.write(json.dumps(summary, sort_keys=True) + "\n")
 
 
-ALL_SENSORS = [prospective_arrivals, run_failure_summary]
+ALL_SENSORS = [prospective_arrivals, run_failure_summary, report_freshness]

@@ -45,6 +45,7 @@ class IrradiationEventRow:
     dose_check_notification: bool = False
     link_method: str | None = None
     flags: str = ""
+    ssde_method: str | None = None  # how ssde_mgy was obtained (resources.dose.ssde)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,7 @@ class DrlAuditGroupRow:
     median_ctdivol_exceeds: bool | None = None
     median_dlp_exceeds: bool | None = None
     n_exceeding: int = 0
+    device_labels: int = 1  # dose-report device labels merged into this canonical device
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,32 +1,30 @@
 """The whole-warehouse dose reports as rows: the DRL audit and the per-patient cumulative dose.
 
 Both read every study of the warehouse (not one partition): :func:`drl_audit_tables` groups the studies'
-doses per DRL category, device and period (:mod:`resources.dose.drl`); :func:`cumulative_rows` sums
+doses per DRL category, canonical device and source period (:mod:`resources.dose.drl`, the studies read
+by :mod:`resources.dose.audit_inputs`); :func:`cumulative_rows` sums
 effective dose per patient over rolling windows (:mod:`resources.dose.cumulative`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from resources.dose.audit_inputs import ReportStudy, is_source_date
 from resources.dose.cumulative import PatientStudyDose, cumulative_doses
 from resources.dose.dose_rows import (
     DrlAuditGroupRow,
     DrlExceedingExamRow,
     DrlUnmappedNameRow,
     PatientCumulativeDoseRow,
-    StudyDoseRow,
     StudyEffectiveDoseRow,
 )
 from resources.dose.drl import AuditStudy, DrlSet, audit, medians_markdown
+from resources.dose.report_markdown import exceeding_markdown
 
 ADULT_AGE_YEARS = 18.0
-
-
-def _iso(value: dt.date | None) -> str | None:
-    return None if value is None else value.isoformat()[:10]
 
 
 def _child(age_years: float | None) -> bool:
@@ -43,42 +41,42 @@ class DrlAuditTables:
     unmapped: list[DrlUnmappedNameRow]
     markdown: str
     plot_points: list[tuple[str, float, float | None]]  # (examination, study DLP, DRL DLP)
+    exceeding_markdown: str = ""
 
 
 def drl_audit_tables(
-    studies: Sequence[StudyDoseRow],
-    drl_set: DrlSet,
-    period: str = "month",
-    unmapped_names: Mapping[str, str | None] | None = None,
+    studies: Iterable[ReportStudy], drl_set: DrlSet, period: str = "month"
 ) -> DrlAuditTables:
     """The DRL audit over every study in the warehouse, as rows for the report tables.
 
-    Studies of patients known to be under 18 are left out (the national sets are adult DRLs); studies of
-    unknown age stay in. ``unmapped_names`` gives, per study UID, the normalised exam name that no DRL
-    category is mapped to (from the study contexts); it names the study's examination when present.
+    Groups are per DRL category, canonical device and source period (the partition's date coarsened
+    to ``period``). Studies of patients known to be under 18 are left out unless the set has levels
+    banded by age or weight (the national CT sets are adult DRLs); studies of unknown age stay in.
     """
-    unmapped_by_study = unmapped_names or {}
+    banded = bool(drl_set.bands)
     audit_studies = [
         AuditStudy(
             study_instance_uid=s.study_instance_uid,
-            device=s.device or "unknown device",
-            study_date=_iso(s.study_date) or "0000-00-00",
+            device=s.device,
+            source_date=s.source_date,
             category=s.drl_category,
-            exam_name=unmapped_by_study.get(s.study_instance_uid) or s.exam_name,
-            ctdivol_mgy=s.ctdivol_diagnostic_mean_mgy,
-            dlp_mgycm=s.dlp_total_mgycm,
+            exam_name=s.unmapped_name or s.exam_name,
+            ctdivol_mgy=s.ctdivol_mgy,
+            dlp_mgycm=s.dlp_mgycm,
+            device_label=s.device_label,
+            age_years=s.patient_age_years,
         )
         for s in studies
-        if s.study_date is not None and not _child(s.patient_age_years)
+        if is_source_date(s.source_date) and (banded or not _child(s.patient_age_years))
     ]
     result = audit(audit_studies, drl_set, period)
     by_uid = {s.study_instance_uid: s for s in audit_studies}
     rows = [
         DrlAuditGroupRow(
             drl_set=g.drl_set,
-            category=g.category,
+            category=g.category[:64],
             examination=g.examination[:128],
-            device=g.device,
+            device=g.device[:128],
             period=g.period,
             n_studies=g.n_studies,
             median_ctdivol_mgy=g.median_ctdivol_mgy,
@@ -88,14 +86,15 @@ def drl_audit_tables(
             median_ctdivol_exceeds=g.median_ctdivol_exceeds,
             median_dlp_exceeds=g.median_dlp_exceeds,
             n_exceeding=len(g.exceeding_study_uids),
+            device_labels=g.device_labels,
         )
         for g in result.groups
     ]
     exceeding = [
         DrlExceedingExamRow(
             drl_set=g.drl_set,
-            category=g.category,
-            device=g.device,
+            category=g.category[:64],
+            device=g.device[:128],
             period=g.period,
             study_instance_uid=uid,
             ctdivol_mgy=by_uid[uid].ctdivol_mgy,
@@ -107,12 +106,14 @@ def drl_audit_tables(
     unmapped = [
         DrlUnmappedNameRow(name=name[:128], n_studies=n) for name, n in sorted(result.unmapped_names.items())
     ]
-    points = [
-        (drl_set.levels[s.category].examination, s.dlp_mgycm, drl_set.levels[s.category].dlp_mgycm)
-        for s in audit_studies
-        if s.category in drl_set.levels and s.dlp_mgycm is not None
-    ]
-    return DrlAuditTables(rows, exceeding, unmapped, medians_markdown(result), points)
+    points: list[tuple[str, float, float | None]] = []
+    for s in audit_studies:
+        level = drl_set.level_for(s.category, s.age_years, s.weight_kg) if s.category else None
+        if level is not None and s.dlp_mgycm is not None:
+            points.append((level.examination, s.dlp_mgycm, level.dlp_mgycm))
+    return DrlAuditTables(
+        rows, exceeding, unmapped, medians_markdown(result), points, exceeding_markdown(result, by_uid)
+    )
 
 
 def _as_date(value: dt.date) -> dt.date:

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 from sqlmodel import SQLModel
 
+from resources.dose.audit_inputs import report_studies
 from resources.dose.dose_rows import (
     EventEffectiveDoseRow,
     IrradiationEventRow,
@@ -21,8 +22,12 @@ from resources.dose.dose_rows import (
 )
 from resources.dose.drl import DrlMapping, DrlSet, load_drl_csv, load_drl_set
 from resources.dose.effective_dose import FactorSet, load_factor_set
+from resources.dose.errors import FactorSetError
+from resources.dose.event_ssde import events_with_ssde
 from resources.dose.exam_context import ExamContext, default_exam_context
+from resources.dose.local_drl import LocalDrlRow, local_drl_csv, local_drls
 from resources.dose.partition_events import PartitionAnalysis, analyse_files
+from resources.dose.projection_audit import ProjectionAudit, projection_audit, projection_studies
 from resources.dose.report_rows import DrlAuditTables, cumulative_rows, drl_audit_tables
 from resources.dose.study_rows import effective_dose_rows, study_dose_rows
 from resources.dose.table_rows import read_rows, table_rows
@@ -36,6 +41,7 @@ from resources.warehouse.store import Warehouse
 logger = logging.getLogger(__name__)
 
 REPORT_PARTITION_KEY = "all"
+PROJECTION_DRL_SET = "uk_projection_2024"  # shipped as a template until its DAP values are filled in
 
 
 def dlp_plot_markdown(points: Sequence[tuple[str, float, float | None]]) -> str:
@@ -105,6 +111,7 @@ class DoseResource(dg.ConfigurableResource):
         config = self.config()
         files = ResearchStore(config.paths.research).files(partition_key)
         analysis = analyse_files(files, self.exam_context(), self.mapping())
+        analysis.events = events_with_ssde(analysis.events, analysis.links, files)
         self.warehouse().replace_partition(
             Lineage(partition_key, run_id),
             {
@@ -148,15 +155,11 @@ class DoseResource(dg.ConfigurableResource):
 
     # -- whole-warehouse reports -------------------------------------------------------------------
     def build_drl_audit(self, run_id: str, period: str | None = None) -> DrlAuditTables:
-        """The DRL audit over every study of the warehouse; replaces the three audit tables."""
+        """The DRL audit over every study of the warehouse, by canonical device and source period;
+        replaces the three audit tables."""
         warehouse = self.warehouse()
-        studies = read_rows(warehouse, tables.StudyDose, StudyDoseRow)
-        unmapped_names = {
-            c.study_instance_uid: c.unmapped_name
-            for c in read_rows(warehouse, tables.DoseStudyContext, StudyContextRow)
-        }
         result = drl_audit_tables(
-            studies, self.drl_set(), period or self.config().dose.drl_period, unmapped_names
+            report_studies(warehouse), self.drl_set(), period or self.config().dose.drl_period
         )
         warehouse.replace_partition(
             Lineage(REPORT_PARTITION_KEY, run_id),
@@ -167,6 +170,46 @@ class DoseResource(dg.ConfigurableResource):
             },
         )
         return result
+
+    def build_local_drl(self, run_id: str, min_studies_per_room: int) -> tuple[list[LocalDrlRow], Path]:
+        """ICRP 135 local DRLs per category and source year; replaces their table and writes the latest
+        year as an adoptable DRL-set CSV into the exports folder (returned)."""
+        warehouse = self.warehouse()
+        rows = local_drls(report_studies(warehouse), "year", min_studies_per_room)
+        warehouse.replace_partition(
+            Lineage(REPORT_PARTITION_KEY, run_id),
+            {tables.LocalDrlLevel: table_rows(tables.LocalDrlLevel, rows)},
+        )
+        target = self.config().paths.exports / "local_drl_icrp135.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = f"ICRP 135: third quartile of per-room medians, this site's warehouse (run {run_id})"
+        target.write_text(local_drl_csv(rows, self.drl_set(), source), encoding="utf-8")
+        return rows, target
+
+    def projection_drl_set(self) -> tuple[DrlSet | None, str]:
+        """The DRL set with DAP levels the projection audit uses, or None and why there is none."""
+        settings = self.config().dose
+        if settings.local_drl_csv is not None:
+            local = self.drl_set()
+            if any(level.dap_gycm2 is not None for level in local.levels.values()):
+                return local, local.name
+        try:
+            return load_drl_set(PROJECTION_DRL_SET), PROJECTION_DRL_SET
+        except FactorSetError as exc:
+            return None, str(exc)
+
+    def build_projection_audit(self, run_id: str) -> tuple[ProjectionAudit, str]:
+        """Median DAP per projection exam, canonical device and source period; replaces its table."""
+        warehouse = self.warehouse()
+        drl_set, which = self.projection_drl_set()
+        result = projection_audit(
+            projection_studies(warehouse, self.mapping()), drl_set, self.config().dose.drl_period
+        )
+        warehouse.replace_partition(
+            Lineage(REPORT_PARTITION_KEY, run_id),
+            {tables.ProjectionDrlAuditRow: table_rows(tables.ProjectionDrlAuditRow, result.rows)},
+        )
+        return result, which
 
     def build_cumulative(self, run_id: str) -> list[PatientCumulativeDoseRow]:
         """Cumulative effective dose per patient over the site's windows; replaces its report table."""

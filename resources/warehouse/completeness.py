@@ -22,6 +22,11 @@ COMPLETENESS_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "device": ("manufacturer", "model_name", "station_canonical", "institution_canonical"),
 }
+# The dose completeness rule measures CTDIvol where a scanner must write it: on the images of axial
+# and helical acquisitions. Localiser images (Image Type value 3 LOCALIZER) carry none on most scanners
+# (their dose is in the dose report, if anywhere), so counting them made the check warn on every day.
+DIAGNOSTIC_CTDIVOL = "ct_acquisition.ctdivol_mgy[axial/helical]"
+_NOT_LOCALIZER = "upper(coalesce(i.image_type, '')) NOT LIKE '%LOCALIZER%'"
 # Fields every instance needs; below MIN_CORE_COMPLETENESS the partition is catastrophically incomplete.
 CORE_FIELDS = ("sop_class_uid", "modality")
 MIN_CORE_COMPLETENESS = 0.5
@@ -53,19 +58,29 @@ def field_completeness(warehouse: Warehouse, partition_key: str) -> dict[str, fl
             total = int(row[0])
             for name, filled in zip(fields, row[1:], strict=True):
                 result[f"{table}.{name}"] = round(int(filled) / total, 4) if total else None
+        total, filled = con.execute(
+            sa.text(
+                "SELECT count(*), count(c.ctdivol_mgy) FROM ct_acquisition c "
+                "JOIN instance i ON i.sop_instance_uid = c.sop_instance_uid "
+                f"WHERE c.partition_key = :pk AND {_NOT_LOCALIZER}"
+            ),
+            {"pk": partition_key},
+        ).one()
+        result[DIAGNOSTIC_CTDIVOL] = round(int(filled) / int(total), 4) if total else None
     return result
 
 
 def device_completeness(warehouse: Warehouse, partition_key: str) -> dict[str, dict[str, float]]:
-    """Per canonical station: share of CT images with CTDIvol and of MG images with organ dose."""
-    sql = """
+    """Per canonical station: share of axial/helical CT images (localisers left out) with CTDIvol and of
+    MG images with organ dose."""
+    sql = f"""
         SELECT coalesce(d.station_canonical, '(unknown)') AS station,
                count(c.sop_instance_uid) AS ct_images, count(c.ctdivol_mgy) AS ct_with_ctdivol,
                count(m.sop_instance_uid) AS mg_images, count(m.organ_dose_mgy) AS mg_with_dose
         FROM instance i
         JOIN series s ON s.series_instance_uid = i.series_instance_uid
         LEFT JOIN device d ON d.device_key = s.device_key AND d.partition_key = i.partition_key
-        LEFT JOIN ct_acquisition c ON c.sop_instance_uid = i.sop_instance_uid
+        LEFT JOIN ct_acquisition c ON c.sop_instance_uid = i.sop_instance_uid AND {_NOT_LOCALIZER}
         LEFT JOIN mg_exposure m ON m.sop_instance_uid = i.sop_instance_uid
         WHERE i.partition_key = :pk
         GROUP BY coalesce(d.station_canonical, '(unknown)')

@@ -3,7 +3,7 @@
 Partitioned tables (partition_key = source study date): ``ct_dose_event``, ``ct_event_series_link``,
 ``dose_study_context``, ``study_dose``, ``effective_dose``, ``study_effective_dose``.
 Whole-warehouse reports (partition_key = ``all``): ``drl_audit_row``, ``drl_exceeding_exam``,
-``drl_unmapped_name``, ``patient_cumulative_dose``.
+``drl_unmapped_name``, ``patient_cumulative_dose``, ``local_drl_level``, ``projection_drl_audit_row``.
 
 No patient name, ID or birth date is stored: the patient key is the research-zone pseudonym. Free
 text kept is limited to acquisition protocol names and (for the unmapped-names list) normalised exam
@@ -58,6 +58,8 @@ class CtDoseEvent(LineageColumns, table=True):
     dose_check_notification: bool = False
     link_method: str | None = Field(default=None, max_length=32)
     flags: str = Field(default="", max_length=512)
+    # rdsr | image_dw_aapm220 | rdsr_dw_aapm204 | ap_lat_aapm204 (resources.dose.ssde); None: no SSDE
+    ssde_method: str | None = Field(default=None, max_length=32)
 
 
 class CtEventSeriesLink(LineageColumns, table=True):
@@ -161,7 +163,12 @@ class StudyEffectiveDose(LineageColumns, table=True):
 
 
 class DrlAuditRow(LineageColumns, table=True):
-    """Medians per DRL category, device and period against the DRL (whole warehouse)."""
+    """Medians per DRL category, device and period against the DRL (whole warehouse).
+
+    ``device`` is the curated canonical device (``device.station_canonical`` of the study's CT series),
+    ``period`` the source calendar period (the partition's date coarsened to ISO week, month, quarter
+    or year), never a shifted study date.
+    """
 
     __tablename__ = "drl_audit_row"
 
@@ -179,6 +186,7 @@ class DrlAuditRow(LineageColumns, table=True):
     median_ctdivol_exceeds: bool | None = None
     median_dlp_exceeds: bool | None = None
     n_exceeding: int = 0
+    device_labels: int = 1
 
 
 class DrlExceedingExam(LineageColumns, table=True):
@@ -225,6 +233,42 @@ class PatientCumulativeDose(LineageColumns, table=True):
     alert: bool
 
 
+class LocalDrlLevel(LineageColumns, table=True):
+    """A local DRL per ICRP 135: the third quartile of the per-room medians, per exam and period."""
+
+    __tablename__ = "local_drl_level"
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    quantity: str = Field(max_length=16)  # ctdivol_mgy | dlp_mgycm | dap_gycm2
+    value: float | None = None  # None: fewer rooms with enough studies than a quartile needs
+    n_rooms: int
+    n_rooms_below_minimum: int
+    n_studies: int
+    min_studies_per_room: int
+    room_medians: str = Field(default="", max_length=512)  # "CT1=7.9; CT2=8.4" (canonical devices)
+
+
+class ProjectionDrlAuditRow(LineageColumns, table=True):
+    """Median DAP per projection exam (radiography, fluoroscopy), canonical device and source period."""
+
+    __tablename__ = "projection_drl_audit_row"
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=64)
+    examination: str = Field(max_length=128)
+    device: str = Field(max_length=128)
+    period: str = Field(max_length=16)
+    n_studies: int
+    device_labels: int = 1
+    drl_set: str | None = Field(default=None, max_length=32)  # None: no DRL set with DAP levels loaded
+    median_dap_gycm2: float | None = None
+    drl_dap_gycm2: float | None = None
+    median_exceeds: bool | None = None
+    n_exceeding: int = 0
+
+
 PARTITIONED_TABLES = (
     CtDoseEvent,
     CtEventSeriesLink,
@@ -233,5 +277,12 @@ PARTITIONED_TABLES = (
     EffectiveDose,
     StudyEffectiveDose,
 )
-REPORT_TABLES = (DrlAuditRow, DrlExceedingExam, DrlUnmappedName, PatientCumulativeDose)
+REPORT_TABLES = (
+    DrlAuditRow,
+    DrlExceedingExam,
+    DrlUnmappedName,
+    PatientCumulativeDose,
+    LocalDrlLevel,
+    ProjectionDrlAuditRow,
+)
 ALL_TABLES = PARTITIONED_TABLES + REPORT_TABLES

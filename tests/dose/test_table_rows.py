@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 
 from resources.dose import dose_rows
+from resources.dose.local_drl import LocalDrlRow
+from resources.dose.projection_audit import ProjectionDrlAuditRow
 from resources.dose.table_rows import row_columns, table_rows
 from resources.warehouse import dose_tables
 
@@ -22,6 +24,8 @@ ROW_TYPES = {
     dose_tables.DrlExceedingExam: dose_rows.DrlExceedingExamRow,
     dose_tables.DrlUnmappedName: dose_rows.DrlUnmappedNameRow,
     dose_tables.PatientCumulativeDose: dose_rows.PatientCumulativeDoseRow,
+    dose_tables.LocalDrlLevel: LocalDrlRow,
+    dose_tables.ProjectionDrlAuditRow: ProjectionDrlAuditRow,
 }
 
 
