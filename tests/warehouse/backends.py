@@ -7,6 +7,7 @@ Each test gets its own schema, dropped afterwards; tests skip with the reason wh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -29,15 +30,9 @@ def postgres_url() -> str:
     return os.environ.get(POSTGRES_URL_ENV_VAR, DEFAULT_POSTGRES_URL)
 
 
-@pytest.fixture()
-def make_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    """An empty warehouse on the back end named by the test's ``backend`` parameter."""
-    backend = request.param
-    if backend == "sqlite":
-        warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
-        yield warehouse
-        warehouse.dispose()
-        return
+@contextlib.contextmanager
+def postgres_schema(prefix: str = "t") -> Iterator[Warehouse]:
+    """A warehouse in a throw-away schema on the test PostgreSQL server (skips when none answers)."""
     url = postgres_url()
     admin = sa.create_engine(url)
     try:
@@ -46,7 +41,7 @@ def make_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[W
     except sa.exc.OperationalError as exc:
         admin.dispose()
         pytest.skip(f"no PostgreSQL server answers at {url} ({type(exc.orig).__name__})")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.begin() as con:
         con.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     warehouse = Warehouse(url, schema=schema)
@@ -57,3 +52,15 @@ def make_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[W
         with admin.begin() as con:
             con.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture()
+def make_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """An empty warehouse on the back end named by the test's ``backend`` parameter."""
+    if request.param == "sqlite":
+        warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+        yield warehouse
+        warehouse.dispose()
+        return
+    with postgres_schema() as warehouse:
+        yield warehouse

@@ -1,0 +1,1 @@
+"""Department analyses (activity, devices, workflow, population, data quality), aggregated in SQL."""
