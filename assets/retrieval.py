@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.owners import DATA_ENGINEERING
 from assets.partitions import study_date_partitions
+from assets.queues import PACS_STEP
 from resources.pacs.resource import PacsResource
 
 
@@ -11,6 +12,7 @@ from resources.pacs.resource import PacsResource
     owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="retrieval",
+    op_tags=PACS_STEP,
     kinds={"dicom"},
     pool="pacs",
     description=(
@@ -42,6 +44,7 @@ def pacs_study_index(context: dg.AssetExecutionContext, pacs: PacsResource) -> d
     owners=DATA_ENGINEERING,
     partitions_def=study_date_partitions,
     group_name="retrieval",
+    op_tags=PACS_STEP,
     kinds={"dicom"},
     pool="pacs",
     deps=[pacs_study_index],

@@ -1,0 +1,64 @@
+"""The celery app a ``dicom-lake worker`` runs: the project's queues and dagster-celery's step task.
+
+``celery -A orchestration.celery_app worker`` would work too; ``dicom-lake worker`` adds the site file,
+the queues and the start-up checks. Before a step runs, the worker compares the data zones it sees
+with those the run recorded when it started (:mod:`resources.store_identity`): a worker on another
+store fails the step with one clear line instead of writing where nothing else reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestration.executors import STORE_IDENTITY_TAG, current_celery_app
+from resources.site_config import load_site_config
+from resources.store_identity import check_same_store, parse_identity_tag, read_store_identity
+
+app = current_celery_app()
+
+
+def _dagster_step_task() -> Any:
+    """dagster-celery's own step task, on an app of its own: ours wraps it under the same name."""
+    from celery import Celery
+    from dagster_celery.tasks import create_task
+
+    return create_task(Celery("dicom-lake-steps"), shared=False)
+
+
+_inner = _dagster_step_task()
+
+
+def check_run_store(instance_ref: Any, run_id: str) -> None:
+    """Raise unless this worker sees the data zones the run recorded when it started.
+
+    Raises
+    ------
+    resources.store_identity.StoreIdentityError
+        Naming the zone's folder as this worker sees it and both identities.
+    """
+    from dagster import DagsterInstance
+
+    if instance_ref is None:
+        return
+    with DagsterInstance.from_ref(instance_ref) as instance:
+        run = instance.get_run_by_id(run_id)
+    recorded = run.tags.get(STORE_IDENTITY_TAG) if run is not None else None
+    if recorded is None:
+        return  # a run started by another executor records nothing to compare
+    seen = read_store_identity(load_site_config().paths)
+    check_same_store(parse_identity_tag(recorded), seen, where="this worker")
+
+
+@app.task(bind=True, name="execute_plan")
+def execute_plan(self: Any, execute_step_args_packed: dict[str, Any], executable_dict: dict[str, Any]) -> Any:
+    from dagster._grpc.types import ExecuteStepArgs
+    from dagster._serdes import unpack_value
+
+    args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
+    check_run_store(args.instance_ref, args.run_id)
+    # The inner task reports this worker's name in the step's engine event: give it our request.
+    _inner.push_request(hostname=self.request.hostname)
+    try:
+        return _inner.run(execute_step_args_packed, executable_dict)
+    finally:
+        _inner.pop_request()
