@@ -222,9 +222,33 @@ class DoseSettings(_Section):
     drl_set: str = "uk_2022"
     local_drl_csv: Path | None = None
     drl_mapping_csv: Path | None = None  # None = the shipped resources/dose/drl_mapping.csv
-    drl_period: Literal["month", "quarter", "year"] = "month"
+    # Aggregates group by the source calendar period (the partition date coarsened), never a shifted date.
+    drl_period: Literal["week", "month", "quarter", "year"] = "month"
     cumulative_windows_years: list[int] = Field(default_factory=lambda: [1, 5])
     cumulative_alert_msv: float = Field(default=100.0, gt=0)
+    # Fluoroscopy and interventional: each patient's DAP and dose at RP over a rolling window, with alert
+    # thresholds (defaults as OpenREM's: 12 weeks, 20,000 cGy.cm2, 2 Gy).
+    fluoro_cumulative_window_weeks: int = Field(default=12, ge=1, le=520)
+    fluoro_alert_dap_cgycm2: float = Field(default=20000.0, gt=0)
+    fluoro_alert_dose_rp_gy: float = Field(default=2.0, gt=0)
+
+
+class MammographySettings(_Section):
+    # The site's QA file (tube output and HVL per room, kV and target/filter) for the Dance-model MGD;
+    # None: no MGD is computed and only the modality's figure is reported.
+    qa_file: Path | None = None
+    mgd_tolerance_percent: float = Field(default=25.0, gt=0)  # computed vs modality MGD, flagged beyond
+    force_min_n: float = Field(default=50.0, ge=0)  # the audit's compression force range (a site choice)
+    force_max_n: float = Field(default=200.0, gt=0)
+    thickness_band_mm: int = Field(default=10, ge=2, le=50)
+    drl_set: str = "uk_2022"  # a set in resources/dose/mammography/drl_by_thickness.csv
+    audit_period: Literal["month", "quarter", "year"] = "quarter"
+
+    @model_validator(mode="after")
+    def _force_range(self) -> MammographySettings:
+        if self.force_min_n >= self.force_max_n:
+            raise ValueError("force_min_n must be below force_max_n")
+        return self
 
 
 class ListenerSettings(_Section):
@@ -281,6 +305,7 @@ class SiteConfig(_Section):
     deidentification: DeidentificationSettings = Field(default_factory=DeidentificationSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     dose: DoseSettings = Field(default_factory=DoseSettings)
+    mammography: MammographySettings = Field(default_factory=MammographySettings)
     listener: ListenerSettings = Field(default_factory=ListenerSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 

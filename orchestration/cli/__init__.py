@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "orchestration.cli.demo_commands",
     "orchestration.cli.corpus_commands",
     "orchestration.cli.conformance_commands",
+    "orchestration.cli.worker_commands",
+    "orchestration.cli.report_command",
 )
 
 

@@ -166,6 +166,16 @@ class Warehouse:
             return self._revision_on(connection)
 
     @staticmethod
+    def head_revision() -> str | None:
+        """The newest revision of the migrations this code ships (what ``upgrade()`` brings a schema to)."""
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_FOLDER))
+        return ScriptDirectory.from_config(config).get_current_head()
+
+    @staticmethod
     def _revision_on(connection: sa.Connection) -> str | None:
         from alembic.runtime.migration import MigrationContext
 
@@ -265,4 +275,6 @@ class Warehouse:
 def _import_all_tables() -> None:
     """Register every warehouse table (curation and dose) with the shared metadata."""
     import resources.warehouse.dose_tables
+    import resources.warehouse.mammography_tables
+    import resources.warehouse.projection_tables
     import resources.warehouse.tables  # noqa: F401

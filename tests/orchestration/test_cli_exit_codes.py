@@ -130,6 +130,29 @@ CASES = {
         2,
         "{blocker}/.statement.md.part: Not a directory",
     ),
+    "report: empty warehouse": Case(
+        _with_site("report", "--from", "2026-11-09", "--to", "2026-11-09", "--out", "{root}/r"),
+        2,
+        "no curated study",
+        setup=Site.create_warehouse,
+    ),
+    "report: reversed period": Case(
+        _with_site("report", "--from", "2026-11-11", "--to", "2026-11-09", "--out", "{root}/r"),
+        2,
+        "2026-11-09",
+    ),
+    "worker: unknown queue": Case(_with_site("worker", "--queues", "gpu"), 2, "--queues 'gpu': choose among"),
+    "worker: broker down": Case(
+        lambda s: [
+            "--config",
+            str(s.config),
+            "worker",
+            "--broker",
+            f"amqp://guest:guest@127.0.0.1:{free_port()}//",
+        ],
+        2,
+        "cannot connect",
+    ),
 }
 
 
@@ -168,6 +191,20 @@ def test_a_failing_input_gives_its_exit_code_and_one_line(
     else:
         assert errors == []
         assert says in captured.out
+
+
+@pytest.mark.timeout(120)
+def test_worker_broker_option_wins_over_the_app_imported_before(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The celery app reads the broker when first imported; a caller in the same process (the test
+    # suite, an embedding service) may have imported it with a broker that answers: --broker must still
+    # decide, or the worker starts serving the wrong broker instead of failing.
+    import orchestration.celery_app  # noqa: F401
+
+    dead = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    assert main(["--config", str(site.config), "worker", "--broker", dead]) == 2
+    assert "cannot connect" in capsys.readouterr().err
 
 
 def test_the_site_file_read_is_reported_on_stderr(site: Site, capsys: pytest.CaptureFixture[str]) -> None:

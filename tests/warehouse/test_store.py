@@ -168,7 +168,7 @@ def test_profile_version_is_stored_whole_after_upgrading_from_0002(make_warehous
     make_warehouse.upgrade("0002")
     make_warehouse.replace_partition(Lineage("2026-11-10", "before"), {Instance: _instances("2026-11-10", 3)})
     make_warehouse.upgrade()
-    assert make_warehouse.current_revision() == "0003"
+    assert make_warehouse.current_revision() == make_warehouse.head_revision()
     assert len(_rows(make_warehouse, "2026-11-10")) == 3
     lineage = Lineage("2026-11-11", "after", deid_profile_version=version)
     make_warehouse.replace_partition(lineage, {Instance: _instances("2026-11-11", 2)})
