@@ -12,13 +12,17 @@ searched. The last tests plant a leak in a copy of a store and show that the sea
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import logging
 import os
 import re
 import shutil
 import sqlite3
+import struct
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,11 +127,78 @@ def sqlite_texts(database: Path) -> Iterator[tuple[str, str]]:
                         yield f"{database.name}:{table}", value.decode("utf-8", "replace")
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# A payload inside serialized JSON has its "/" escaped as "\/": the backslashes belong to the payload.
+_DATA_URI_PNG = re.compile(rb"data:image/png;base64,([A-Za-z0-9+/=\\]+)")
+
+
+def png_texts(png: bytes) -> bytes:
+    """The text a PNG can carry: its tEXt, zTXt and iTXt chunks (the rest is compressed pixels)."""
+    texts, pos = [], len(_PNG_SIGNATURE)
+    while pos + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
+        data = png[pos + 8 : pos + 8 + length]
+        if kind == b"tEXt":
+            texts.append(data.replace(b"\0", b" "))
+        elif kind == b"zTXt":
+            keyword, _, rest = data.partition(b"\0")
+            texts.append(keyword + b" " + zlib.decompress(rest[1:]))
+        elif kind == b"iTXt":
+            keyword, _, rest = data.partition(b"\0")
+            compressed, rest = rest[0], rest[2:]
+            _language, _, rest = rest.partition(b"\0")
+            _translated, _, text = rest.partition(b"\0")
+            texts.append(keyword + b" " + (zlib.decompress(text) if compressed else text))
+        pos += 12 + length
+    return b"\n".join(texts)
+
+
+def _embedded_png_texts(payload: bytes) -> bytes:
+    """The text chunks of a base64 PNG (nothing for a payload cut short)."""
+    payload = payload.replace(b"\\", b"")
+    try:
+        return png_texts(base64.b64decode(payload + b"=" * (-len(payload) % 4)))
+    except (binascii.Error, struct.error, zlib.error, ValueError):
+        return b""
+
+
+def _readable(path: Path, raw: bytes) -> str:
+    """A file's text as a reader would see it.
+
+    Compressed and encoded payloads are random letters, so a name would turn up in them by chance
+    (a four-letter name in a report's base64 plots did): images count by the text their PNG chunks
+    carry, a PDF by the text of its pages and its metadata.
+    """
+    if raw.startswith(_PNG_SIGNATURE):
+        raw = png_texts(raw)
+    elif raw.startswith(b"%PDF"):
+        from pypdf import PdfReader
+
+        reader = PdfReader(path)
+        pages = "\n".join(page.extract_text() or "" for page in reader.pages)
+        return f"{pages}\n{reader.metadata or ''}"
+    else:
+        raw = _without_payloads(raw)
+    return raw.decode("utf-8", "replace")
+
+
+def _without_payloads(raw: bytes) -> bytes:
+    """Each embedded PNG (``data:image/png;base64,...``) replaced by the text its chunks carry."""
+    return _DATA_URI_PNG.sub(lambda m: b"data:image/png;text," + _embedded_png_texts(m.group(1)), raw)
+
+
+def visible(text: str) -> str:
+    """A stored text with its embedded images read as a reader sees them (see ``_readable``)."""
+    if "data:image/png;base64," not in text:
+        return text
+    return _without_payloads(text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+
+
 def file_texts(folder: Path) -> Iterator[tuple[str, str]]:
     """Every file under ``folder`` as text (binary files decoded leniently); SQLite files table by table."""
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         raw = path.read_bytes()
-        yield str(path.relative_to(folder)), raw.decode("utf-8", "replace")
+        yield str(path.relative_to(folder)), _readable(path, raw)
         if raw.startswith(b"SQLite format 3\0"):
             # Long values continue on overflow pages, so the raw bytes may split them: read the tables.
             yield from sqlite_texts(path)
@@ -250,7 +321,8 @@ def test_the_identifiers_cover_every_kind(demo_records: DemoRecords) -> None:
 
 @pytest.mark.parametrize("store", list(STORES))
 def test_no_source_identifier_in(store: str, demo_records: DemoRecords) -> None:
-    texts = list(STORES[store](demo_records))
+    # Embedded plots are read as a reader sees them: their base64 letters would match a name by chance.
+    texts = [(where, visible(text)) for where, text in STORES[store](demo_records)]
     assert texts, f"nothing read from the {store}: the search would prove nothing"
     search = Search(demo_records.identifiers)
     # Where, which identifier and its context: the corpus is synthetic, so showing them is safe.
@@ -293,3 +365,38 @@ def test_a_birth_date_planted_in_a_log_line_is_found(demo_records: DemoRecords) 
     born = dt.datetime.strptime(source.PatientBirthDate, "%Y%m%d").strftime("%d/%m/%Y")
     lines = [*demo_records.log_lines[:50], f"INFO resources.x: patient born {born}, checking"]
     assert Search(demo_records.identifiers).hits(("log", line) for line in lines) == [("log", born)]
+
+
+def test_files_are_read_as_a_reader_sees_them(tmp_path: Path) -> None:
+    """A name in a plot's text, in an HTML page or in a PDF's text is found; letters of a payload are not."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    name = "Okafor"
+    figure, axes = plt.subplots()
+    axes.set_title("dose per study")
+    png = io.BytesIO()
+    figure.savefig(png, format="png", metadata={"Description": f"for {name}"})
+    clean = io.BytesIO()
+    figure.savefig(clean, format="png")
+    with PdfPages(tmp_path / "report.pdf") as pdf:
+        axes.set_title(f"seen by {name}")
+        pdf.savefig(figure)
+    plt.close(figure)
+    payload = base64.b64encode(clean.getvalue()).decode()
+    (tmp_path / "chance.html").write_text(f'<img src="data:image/png;base64,{payload}+{name}/">x</img>')
+    (tmp_path / "plot.png").write_bytes(png.getvalue())
+    embedded = base64.b64encode(png.getvalue()).decode()
+    (tmp_path / "page.html").write_text(f'<img src="data:image/png;base64,{embedded}">')
+    search = Search({name})
+    found = {where for where, _ in search.hits(file_texts(tmp_path))}
+    assert found == {"plot.png", "page.html", "report.pdf"}
+    escaped = payload.replace("/", "\\/")  # as serialized JSON stores it
+    stored = f'{{"md": "![plot](data:image/png;base64,{escaped}+{name}\\/x)"}}'
+    assert search.hits([("event", stored)]) != []  # the letters match by chance...
+    assert search.hits([("event", visible(stored))]) == []  # ...not the plot as a reader sees it
