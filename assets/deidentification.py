@@ -9,6 +9,7 @@ from assets.code_versions import data_version_of, site_section_version, versione
 from assets.owners import DATA_ENGINEERING
 from assets.partitions import study_date_partitions
 from assets.queues import CPU_STEP
+from resources.deid.arrival import local_zone
 from resources.deid.options import OPTIONS_CSV
 from resources.deid.partition_run import deidentify_partition, read_summary
 from resources.deid.profile import TABLE_CSV
@@ -20,7 +21,7 @@ from resources.spool.store import SpoolStore
 
 # The PS3.15 table, the option columns, the private allow-list and the site's chosen options.
 CODE_VERSION = versioned(
-    "deid-1",
+    "deid-2",  # 2: the arrival delay beside each partition (resources/deid/arrival.py)
     data_version_of(TABLE_CSV, OPTIONS_CSV, SAFE_PRIVATE_CSV),
     site_section_version("deidentification"),
 )
@@ -57,6 +58,7 @@ def deidentified_instances(
         ResearchStore(paths.research),
         QuarantineStore(paths.quarantine),
         context.partition_key,
+        local_zone=local_zone(config.schedule.timezone),
     )
     outcomes = summary.outcomes
     # Identifiable copies of released or quarantined instances leave the spool after their retention.

@@ -1,11 +1,14 @@
 """Workflow timing: exam duration (first to last acquisition of a study), gaps between consecutive
 images of a series, screening mammography visit length (every view of a patient's screening visit on
-one source day) and throughput per scanner and hour of day.
+one source day), throughput per scanner and hour of day, and the delay from acquisition to arrival in
+the lake on the prospective path.
 
 Durations and gaps are differences of acquisition date-times of one patient, which the whole-day,
 per-patient date shift of de-identification preserves; visits and days are grouped by the SOURCE
-study date (the partition key). The delay from acquisition to arrival in the lake is not computed:
-arrival times live in the spool index under identifiable UIDs and do not reach the warehouse.
+study date (the partition key). The arrival delay is ``instance.arrival_delay_s``, computed by
+de-identification from the spool's receipt time and the source header (``resources.deid.arrival``);
+only instances that came by the listener (``arrival_path = 'prospective'``) count, since a retrieval's
+delay says how old the study was when it was fetched, not how fast the department forwards.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from resources.analytics.sql import (
     seconds_between,
 )
 
+PROSPECTIVE = "prospective"  # instance.arrival_path of the listener (resources.deid.arrival)
 KEY = "workflow_timing"
 TITLE = "Workflow timing"
 SCREENING_EXAM = "Mammography screening"  # the exam name exam_names.csv maps screening views to
@@ -174,14 +178,90 @@ def _throughput(connection: sa.Connection, period: Period) -> pd.DataFrame:
     return frame
 
 
+def _prospective_delays(period: Period) -> sa.Subquery:
+    """One row per prospective instance of the period with a delay: its device, day and delay."""
+    ds = device_series(period, images_only=False)
+    return (
+        sa.select(
+            ds.c.modality,
+            ds.c.station,
+            instance.c.partition_key,
+            instance.c.arrival_delay_s.label("delay_s"),
+        )
+        .select_from(instance.join(ds, ds.c.series_instance_uid == instance.c.series_instance_uid))
+        .where(
+            *period.clauses(instance.c.partition_key),
+            instance.c.arrival_path == PROSPECTIVE,
+            instance.c.arrival_delay_s.is_not(None),
+        )
+        .subquery("arrival_delays")
+    )
+
+
+def _with_iqr(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["iqr"] = frame["p75"] - frame["p25"]
+    return frame
+
+
+def _arrival_delays(
+    connection: sa.Connection, period: Period
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Delay from acquisition to arrival (seconds, prospective path) per device, per device and day,
+    and per day over every device (what the per-day figure shows: one box per day).
+
+    Negative delays (a modality clock ahead of the lake's) are kept in the statistics and counted.
+    """
+    source = _prospective_delays(period)
+    dialect = connection.dialect.name
+    per_device = fetch(
+        connection,
+        grouped_quantiles(source, ["modality", "station"], "delay_s", dialect),
+        "arrival delay per device",
+    )
+    negative = fetch(
+        connection,
+        sa.select(source.c.modality, source.c.station, sa.func.count().label("n_negative"))
+        .where(source.c.delay_s < 0)
+        .group_by(source.c.modality, source.c.station),
+        "negative arrival delays per device",
+    )
+    per_device = per_device.merge(negative, on=["modality", "station"], how="left")
+    per_device["n_negative"] = per_device["n_negative"].fillna(0).astype(int)
+    per_day = fetch(
+        connection,
+        grouped_quantiles(source, ["partition_key", "modality", "station"], "delay_s", dialect),
+        "arrival delay per device and day",
+    )
+    days = fetch(
+        connection,
+        grouped_quantiles(source, ["partition_key"], "delay_s", dialect),
+        "arrival delay per day",
+    )
+    return (
+        _with_iqr(per_device).sort_values(["modality", "station"], ignore_index=True),
+        _with_iqr(per_day).sort_values(["partition_key", "modality", "station"], ignore_index=True),
+        days.sort_values("partition_key", ignore_index=True),
+    )
+
+
+def _device_label(frame: pd.DataFrame) -> pd.Series:
+    return frame["modality"].astype(str) + " " + frame["station"].astype(str)
+
+
+def _in_minutes(frame: pd.DataFrame, label: pd.Series) -> pd.DataFrame:
+    minutes = frame[["n", "min", "p25", "median", "p75", "max"]].copy()
+    for column in ("min", "p25", "median", "p75", "max"):
+        minutes[column] = minutes[column] / 60.0
+    return minutes.assign(label=label)
+
+
 def build(connection: sa.Connection, period: Period) -> Analysis:
     durations, durations_per_exam = _exam_durations(connection, period)
     gaps = _image_gaps(connection, period)
     visits = _screening_visits(connection, period)
     throughput = _throughput(connection, period)
-    labelled = durations.assign(
-        device=durations["modality"].astype(str) + " " + durations["station"].astype(str)
-    )
+    arrival, arrival_per_day, arrival_days = _arrival_delays(connection, period)
+    labelled = durations.assign(device=_device_label(durations))
     return Analysis(
         key=KEY,
         title=TITLE,
@@ -191,6 +271,8 @@ def build(connection: sa.Connection, period: Period) -> Analysis:
             "image_gaps": gaps,
             "screening_visits": visits,
             "throughput": throughput,
+            "arrival_delay_per_device": arrival,
+            "arrival_delay_per_day": arrival_per_day,
         },
         figures=plots.figures(
             exam_duration=plots.box_plot(
@@ -206,12 +288,26 @@ def build(connection: sa.Connection, period: Period) -> Analysis:
                 "station",
                 "Studies per hour of day (mean per active day)",
             ),
+            arrival_delay=plots.box_plot(
+                _in_minutes(arrival, _device_label(arrival)),
+                "label",
+                "Delay from acquisition to arrival in the lake (listener)",
+                "minutes, acquisition to receipt",
+            ),
+            arrival_delay_per_day=plots.box_plot(
+                _in_minutes(arrival_days, arrival_days["partition_key"].astype(str)),
+                "label",
+                "Delay from acquisition to arrival per source day, every device (listener)",
+                "minutes, acquisition to receipt",
+            ),
         ),
         notes=(
             f"Source study dates {period.describe()}.",
             "Durations are minutes from the first to the last acquisition of a study; gaps are seconds "
             "between consecutive images of a series (the first image of a series has none).",
-            "Acquisition-to-arrival delay: not available, arrival times are kept in the spool index "
-            "under identifiable UIDs and are not carried into the warehouse.",
+            "Arrival delays are seconds from the source acquisition date-time (header time in its own "
+            "UTC offset, else the site's zone) to receipt by the listener (prospective path only; "
+            "retrieved instances are left out); negative delays, a modality clock ahead of the lake's, "
+            "are kept and counted in n_negative.",
         ),
     )

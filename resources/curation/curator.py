@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from resources.curation.ages import age_band
+from resources.curation.arrival_delays import Arrival, arrival_columns, arrival_flag, read_arrivals
 from resources.curation.body_region import BodyRegionVocabulary, default_vocabulary
 from resources.curation.curated_rows import (
     ct_acquisition_row,
@@ -96,8 +97,12 @@ class PartitionCurator:
         writer: PartitionWriter,
         *,
         phi_findings: Path | None = None,
+        arrivals: Path | None = None,
     ) -> CurationSummary:
         """Write the rows of every readable file, then the partition's summaries and flags.
+
+        ``arrivals`` is the de-identification stage's ``_arrival_delays.jsonl``: its delays and paths
+        fill the instance rows (left empty without it).
 
         Unreadable files are counted, logged and handed to ``on_unreadable``; they never stop the run.
         """
@@ -106,6 +111,7 @@ class PartitionCurator:
         consistency = StudyConsistency()
         summaries = PartitionSummaries()
         devices: dict[str, dict[str, Any]] = {}
+        delays = read_arrivals(arrivals)
 
         for path in files:
             summary.files += 1
@@ -118,7 +124,7 @@ class PartitionCurator:
                 if self.on_unreadable is not None:
                     self.on_unreadable(path, reason)
                 continue
-            self._write_instance(record, writer, summary)
+            self._write_instance(record, writer, summary, delays)
             consistency.add(record)
             summaries.add(record, self._device(record, devices, tally))
 
@@ -137,15 +143,21 @@ class PartitionCurator:
         return summary
 
     def _write_instance(
-        self, record: dict[str, Any], writer: PartitionWriter, summary: CurationSummary
+        self,
+        record: dict[str, Any],
+        writer: PartitionWriter,
+        summary: CurationSummary,
+        delays: dict[str, Arrival],
     ) -> None:
-        writer.add(Instance, instance_row(record))
+        keys = instance_keys(record)
+        arrival = delays.get(keys["sop_instance_uid"])
+        writer.add(Instance, {**instance_row(record), **arrival_columns(arrival)})
         if is_ct_acquisition(record):
             writer.add(CtAcquisition, ct_acquisition_row(record))
         elif is_mammography_exposure(record):
             writer.add(MgExposure, mg_exposure_row(record))
-        keys = instance_keys(record)
-        for flag in instance_flags(record, self.rules):
+        doubtful = arrival_flag(arrival)
+        for flag in [*instance_flags(record, self.rules), *([doubtful] if doubtful else [])]:
             writer.add(
                 QualityFlag,
                 flag.row(

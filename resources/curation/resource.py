@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from resources.curation.arrival_delays import ARRIVAL_FILE
 from resources.curation.curator import CurationSummary, PartitionCurator
 from resources.curation.phi_findings import PHI_FINDINGS_FILE
 from resources.curation.quality import QualityRules
@@ -64,6 +65,7 @@ class CurationResource(dg.ConfigurableResource):
                     research.iter_files(partition_key) if files is None else files,
                     writer,
                     phi_findings=research.partition_folder(partition_key) / PHI_FINDINGS_FILE,
+                    arrivals=research.partition_folder(partition_key) / ARRIVAL_FILE,
                 )
         finally:
             warehouse.dispose()

@@ -27,6 +27,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
+from resources.deid.arrival import SourceMoment, source_moment
 from resources.deid.deny_list import deny_list_for
 from resources.deid.element_values import as_list
 from resources.deid.encoder import encode_file
@@ -80,6 +81,8 @@ class DeidResult:
     # they choose between two inputs with the same SOP Instance UID and are never written anywhere.
     source_created: str = ""
     source_bytes: int = 0
+    # The source acquisition moment (before date shifting), for the arrival delay (``arrival``).
+    source_acquired: SourceMoment | None = None
 
     @property
     def reason(self) -> str:
@@ -203,6 +206,7 @@ class Deidentifier:
         identifiers = collect_identifiers(ds)
         source_uids = collect_source_uids(ds)
         source_created = _creation_time(ds)
+        source_acquired = source_moment(ds)
         patient_id = str(ds.get("PatientID", "") or "").strip()
         issuer = str(ds.get("IssuerOfPatientID", "") or "").strip()
         if self.opt_out_ids and self._opted_out(ds, patient_id):
@@ -246,6 +250,7 @@ class Deidentifier:
             sop_instance_uid=sop_uid,
             burned_in=bool(burned_in_reason),
             source_created=source_created,
+            source_acquired=source_acquired,
         )
         if leaks:
             paths = sorted({hit.tag_path for hit in leaks})[:5]

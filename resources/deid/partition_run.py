@@ -3,14 +3,16 @@
 Used by the ``deidentified_instances`` asset (the asset stays free of DICOM handling). Writes, in the
 research partition folder root, ``_phi_findings.jsonl`` (one finding per line, no text) and
 ``_deid_summary.json`` (counts per outcome, findings per entity type, leak verification result, SOP
-Instance UID collisions), and marks each spool row released or quarantined. Two rows whose files carry
-the same SOP Instance UID make one research copy, chosen by the rule in ``collisions``; the other row
-is marked quarantined (no copy kept) with the reason.
+Instance UID collisions) and ``_arrival_delays.jsonl`` (per research copy: delay from acquisition to
+arrival and arrival path, rule in ``arrival``), and marks each spool row released or quarantined.
+Two rows whose files carry the same SOP Instance UID make one research copy, chosen by the rule in
+``collisions``; the other row is marked quarantined (no copy kept) with the reason.
 """
 
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import json
 import logging
 import time
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resources.deid.arrival import ARRIVAL_FILE, ArrivalDelay, arrival_delay, write_arrivals
 from resources.deid.collisions import CollisionKeeper
 from resources.deid.engine import Deidentifier, DeidResult
 from resources.deid.profile_application import Finding
@@ -51,6 +54,9 @@ class PartitionSummary:
     leak_hits: int = 0
     instances_checked: int = 0
     sop_instance_uid_collisions: int = 0
+    # Kept research copies per arrival path, and per arrival-delay flag (counts only).
+    arrival_paths: dict[str, int] = field(default_factory=dict)
+    arrival_flags: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -73,6 +79,10 @@ class PartitionSummary:
                 "passed": self.leak_check_passed,
             },
             "sop_instance_uid_collisions": self.sop_instance_uid_collisions,
+            "arrival": {
+                "paths": dict(sorted(self.arrival_paths.items())),
+                "flags": dict(sorted(self.arrival_flags.items())),
+            },
             "seconds": round(self.seconds, 3),
         }
 
@@ -122,26 +132,32 @@ def deidentify_partition(
     research: ResearchStore,
     quarantine: QuarantineStore,
     partition_key: str,
+    *,
+    local_zone: dt.tzinfo = dt.UTC,
 ) -> PartitionSummary:
-    """Process every spool row of the partition (any source, received or already released)."""
+    """Process every spool row of the partition (any source, received or already released).
+
+    ``local_zone`` is the site's zone, for source header times that carry no UTC offset.
+    """
     started = time.perf_counter()
     summary = PartitionSummary(partition_key, engine.profile_version)
     records = spool.instances(partition_key, states=("received", "released", "quarantined"))
     quarantine.clear(STAGE, partition_key)
     quarantined: dict[str, list[str]] = collections.defaultdict(list)
-    # Per research UID: the spool row whose copy is written and its findings.
-    keeper: CollisionKeeper[tuple[str, list[Finding]]] = CollisionKeeper()
+    # Per research UID: the spool row whose copy is written, its findings and its arrival delay.
+    keeper: CollisionKeeper[tuple[str, list[Finding], tuple[str, ArrivalDelay]]] = CollisionKeeper()
     with research.replacing_partition(partition_key) as writer:
         with (writer.folder / FINDINGS_FILE).open("w", encoding="utf-8") as findings_out:
             for row in records:
                 result = engine.deidentify_file(Path(row.path))
                 record(summary, result)
                 if result.outcome == "deidentified" and result.encoded is not None:
-                    payload = (row.sop_instance_uid, result.findings)
+                    delay = arrival_delay(row.received_at, result.source_acquired, row.source, local_zone)
+                    payload = (row.sop_instance_uid, result.findings, (result.sop_instance_uid, delay))
                     offer = keeper.offer(row.sop_instance_uid, result, payload)
                     if offer.collision is not None and offer.dropped is not None:
                         logger.warning("partition %s: %s", partition_key, offer.collision.message())
-                        dropped_uid, dropped_findings = offer.dropped
+                        dropped_uid, dropped_findings, _ = offer.dropped
                         record_superseded(summary, dropped_findings)
                         quarantined[SUPERSEDED_REASON].append(dropped_uid)
                     if offer.write:
@@ -159,10 +175,14 @@ def deidentify_partition(
                 else:  # opted out: dropped before anything is written, only counted
                     quarantined["patient opted out"].append(row.sop_instance_uid)
             released: list[str] = []
-            for row_uid, findings in keeper.payloads():
+            arrivals: list[tuple[str, ArrivalDelay]] = []
+            for row_uid, findings, arrival in keeper.payloads():
                 released.append(row_uid)
                 for finding in findings:
                     findings_out.write(json.dumps(finding.as_dict()) + "\n")
+                arrivals.append(arrival)
+                _count_arrival(summary, arrival[1])
+        write_arrivals(writer.folder / ARRIVAL_FILE, arrivals)
         summary.seconds = time.perf_counter() - started
         (writer.folder / SUMMARY_FILE).write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
     if released:
@@ -170,6 +190,12 @@ def deidentify_partition(
     for reason, uids in quarantined.items():
         spool.set_state(uids, "quarantined", reason)
     return summary
+
+
+def _count_arrival(summary: PartitionSummary, delay: ArrivalDelay) -> None:
+    summary.arrival_paths[delay.path] = summary.arrival_paths.get(delay.path, 0) + 1
+    if delay.flag is not None:
+        summary.arrival_flags[delay.flag] = summary.arrival_flags.get(delay.flag, 0) + 1
 
 
 def read_summary(research: ResearchStore, partition_key: str) -> dict[str, Any] | None:

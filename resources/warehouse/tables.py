@@ -88,6 +88,10 @@ class Instance(LineageColumns, table=True):
     acquisition_datetime: dt.datetime | None = Field(default=None, sa_type=sa.DateTime)
     content_datetime: dt.datetime | None = Field(default=None, sa_type=sa.DateTime)
     irradiation_event_uid: str | None = Field(default=None, index=True, max_length=64)
+    # Seconds from the source acquisition to arrival in the lake (never the arrival time itself) and
+    # how it arrived: prospective (listener) or retrieval (C-MOVE/C-GET). Revision 0007.
+    arrival_delay_s: float | None = None
+    arrival_path: str | None = Field(default=None, max_length=16)
 
 
 class Device(LineageColumns, table=True):
