@@ -15,6 +15,8 @@ from resources.spool.store import SpoolStore
 PACS_STEPS = frozenset({"pacs_study_index", "retrieved_instances"})
 # Columns that differ between two executions of the same partition by design.
 RUN_COLUMNS = frozenset({"id", "run_id", "processed_at"})
+# Measurements of when an execution received the instance: compared by presence, not value.
+TIMING_COLUMNS = frozenset({"arrival_delay_s"})
 STEP_EVENTS = {
     dg.DagsterEventType.STEP_START,
     dg.DagsterEventType.STEP_SUCCESS,
@@ -82,7 +84,11 @@ def warehouse_rows(url: str, partitions: Iterable[str]) -> dict[str, list[tuple[
             for name, table in sorted(metadata.tables.items()):
                 if name.startswith("alembic") or "partition_key" not in table.c:
                     continue
-                columns = [c for c in table.c if c.name not in RUN_COLUMNS]
+                columns = [
+                    c.is_(None).label(c.name) if c.name in TIMING_COLUMNS else c
+                    for c in table.c
+                    if c.name not in RUN_COLUMNS
+                ]
                 query = sa.select(*columns).where(table.c.partition_key.in_(wanted))
                 found = [tuple(r) for r in con.execute(query)]
                 rows[name] = sorted(found, key=lambda r: tuple(_key(v) for v in r))
