@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from resources.report import plots
 from resources.report.model import ReportFigure, ReportTable, Section, require_no_free_text
+from resources.report.plots import box_plot, count_bars, ratio_bars, threshold_bars
 from resources.report.sql import band_labels, band_sql, in_clause, partition_params, period_labels, summaries
 
 EFFECTIVE_DOSE_EDGES_MSV = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
@@ -110,7 +110,7 @@ def drl_section(connection: sa.Connection, context: DoseContext, tables: set[str
         figures.append(
             ReportFigure(
                 title=f"{name} per DRL category, this period",
-                png=plots.box_plot(
+                png=box_plot(
                     summary, label="category", xlabel=f"{name} ({unit}); red = DRL", reference=reference
                 ),
                 alt=f"Box plots of {name} per DRL category with the DRL marked",
@@ -178,7 +178,7 @@ def _audit_rows(
         figures.append(
             ReportFigure(
                 title="Median DLP as a share of the DRL, per category, device and period",
-                png=plots.ratio_bars(
+                png=ratio_bars(
                     labels_shown,
                     list(ratio["median_dlp_mgycm"] / ratio["drl_dlp_mgycm"]),
                     xlabel="median DLP / DRL (%); red = above the DRL",
@@ -268,7 +268,7 @@ def effective_dose_section(connection: sa.Connection, context: DoseContext, tabl
             figures.append(
                 ReportFigure(
                     title=f"Effective dose per study and exam ({chosen})",
-                    png=plots.box_plot(per_exam, label="exam", xlabel="effective dose per study (mSv)"),
+                    png=box_plot(per_exam, label="exam", xlabel="effective dose per study (mSv)"),
                     alt="Box plots of study effective dose per exam",
                 )
             )
@@ -285,7 +285,7 @@ def effective_dose_section(connection: sa.Connection, context: DoseContext, tabl
         figures.append(
             ReportFigure(
                 title=f"Studies per effective dose band ({chosen})",
-                png=plots.count_bars(
+                png=count_bars(
                     band_labels(EFFECTIVE_DOSE_EDGES_MSV, "mSv"),
                     list(counts.values()),
                     xlabel="effective dose per study",
@@ -349,7 +349,7 @@ def _cumulative(
         figures.append(
             ReportFigure(
                 title=f"Highest {window}-year cumulative effective dose, patients examined in the period",
-                png=plots.threshold_bars(
+                png=threshold_bars(
                     list(rows["patient"]),
                     list(rows["max_rolling_msv"]),
                     threshold,
