@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.code_versions import data_version_of, versioned
 from assets.owners import DATA_ENGINEERING
-from assets.partitions import study_date_partitions
+from assets.partitions import partition_key_of, study_date_partitions
 from assets.queues import CPU_STEP
 from resources.curation.data_files import DATA_FOLDER
 from resources.curation.resource import CurationResource
@@ -29,7 +29,7 @@ CURATION_CODE_VERSION = versioned("curation-2", data_version_of(*sorted(DATA_FOL
     "quality flags and the PHI-finding audit of the partition, with normalised names and body regions.",
 )
 def curated_instances(context: dg.AssetExecutionContext, curation: CurationResource) -> dg.MaterializeResult:
-    partition_key = context.partition_key
+    partition_key = partition_key_of(context)
     lineage = Lineage(
         partition_key=partition_key,
         run_id=context.run.run_id,
@@ -64,7 +64,7 @@ def curated_instances(context: dg.AssetExecutionContext, curation: CurationResou
 def curated_partition_not_empty(
     context: dg.AssetCheckExecutionContext, curation: CurationResource
 ) -> dg.AssetCheckResult:
-    partition_key = context.op_execution_context.partition_key
+    partition_key = partition_key_of(context.op_execution_context)
     health = curation.partition_health(partition_key)
     return dg.AssetCheckResult(
         passed=health.ok,
@@ -89,7 +89,7 @@ def curated_partition_not_empty(
 def curated_field_completeness(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    partition_key = context.op_execution_context.partition_key
+    partition_key = partition_key_of(context.op_execution_context)
     fields, per_device = warehouse.completeness(partition_key)
     dose_fields = (DIAGNOSTIC_CTDIVOL, "mg_exposure.organ_dose_mgy")
     low = [name for name in dose_fields if fields.get(name) is not None and (fields[name] or 0.0) < 0.9]
@@ -112,7 +112,7 @@ def curated_field_completeness(
 def curated_quality_flags(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    partition_key = context.op_execution_context.partition_key
+    partition_key = partition_key_of(context.op_execution_context)
     counts = warehouse.flag_counts(partition_key)
     errors = sum(counts.get("error", {}).values())
     return dg.AssetCheckResult(

@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import DATA_ENGINEERING
-from assets.partitions import study_date_partitions
+from assets.partitions import partition_key_of, study_date_partitions
 from assets.queues import CPU_STEP
 from resources.deid.arrival import local_zone
 from resources.deid.options import OPTIONS_CSV
@@ -43,12 +43,13 @@ def deidentified_instances(
     config = deid.site.load()
     paths = config.paths
     spool = SpoolStore(paths.spool)
-    purged = spool.instances(context.partition_key, states=["purged"])
+    partition_key = partition_key_of(context)
+    purged = spool.instances(partition_key, states=["purged"])
     if purged:
         # A rerun replaces the research partition with what the spool holds now; instances whose
         # spool copies were purged after their retention would be lost from it.
         raise dg.Failure(
-            f"partition {context.partition_key}: {len(purged)} instance(s) were purged from the spool "
+            f"partition {partition_key}: {len(purged)} instance(s) were purged from the spool "
             "after folders.spool_retention_days; rerun retrieved_instances first to fetch them again "
             "(the research store keeps the previous de-identified copies until then)"
         )
@@ -57,19 +58,19 @@ def deidentified_instances(
         spool,
         ResearchStore(paths.research),
         QuarantineStore(paths.quarantine),
-        context.partition_key,
+        partition_key,
         local_zone=local_zone(config.schedule.timezone),
     )
     outcomes = summary.outcomes
     # Identifiable copies of released or quarantined instances leave the spool after their retention.
     purged_now = spool.purge(older_than=dt.timedelta(days=config.folders.spool_retention_days))
     context.log.info(
-        f"partition {context.partition_key}: {outcomes['deidentified']} de-identified, "
+        f"partition {partition_key}: {outcomes['deidentified']} de-identified, "
         f"{outcomes['quarantined']} quarantined, {outcomes['opted_out']} opted out"
     )
     if summary.sop_instance_uid_collisions:
         context.log.warning(
-            f"partition {context.partition_key}: {summary.sop_instance_uid_collisions} spool file(s) share a "
+            f"partition {partition_key}: {summary.sop_instance_uid_collisions} spool file(s) share a "
             "SOP Instance UID with another and were superseded (later creation time, else larger file, "
             "else first in spool order)"
         )
@@ -100,7 +101,7 @@ def phi_leak_check(
     context: dg.AssetCheckExecutionContext, deid: DeidentificationResource
 ) -> dg.AssetCheckResult:
     """Fails when any output of the partition still held a source identifier (those were quarantined)."""
-    partition_key = context.partition_key if context.has_partition_key else None
+    partition_key = str(context.partition_key) if context.has_partition_key else None
     summary = read_summary(ResearchStore(deid.research_root()), partition_key) if partition_key else None
     return leak_check_result(summary)
 

@@ -6,8 +6,9 @@ import dagster as dg
 
 from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import MEDICAL_PHYSICS
-from assets.partitions import study_date_partitions
+from assets.partitions import partition_key_of, study_date_partitions
 from assets.queues import CPU_STEP
+from resources.dose.event_ssde import ssde_methods
 from resources.dose.report_markdown import distribution, distributions_markdown
 from resources.dose.resource import DoseResource
 
@@ -43,7 +44,7 @@ EFFECTIVE_DOSE_VERSION = versioned(
     "image series) or estimated from image headers for studies without a dose SR.",
 )
 def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.MaterializeResult:
-    analysis = dose.build_events(context.partition_key, context.run.run_id)
+    analysis = dose.build_events(partition_key_of(context), context.run.run_id)
     studies = len(analysis.contexts)
     with_rdsr = sum(1 for c in analysis.contexts if c.has_rdsr)
     estimated = sum(1 for e in analysis.events if e.origin == "estimated")
@@ -68,6 +69,7 @@ def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
             "events_linked_to_series": linked,
             "duplicate_events_removed": sum(c.n_duplicate_events for c in analysis.contexts),
             "events_with_ssde": sum(1 for e in analysis.events if e.ssde_mgy is not None),
+            "ssde_methods": dg.MetadataValue.json(ssde_methods(analysis.events)),
             **_distribution_metadata(
                 {
                     "CTDIvol per event (mGy)": [e.ctdivol_mgy for e in analysis.events],
@@ -90,7 +92,7 @@ def ct_dose_events(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.
     "reports' own totals; mean diagnostic CTDIvol; DRL category.",
 )
 def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.MaterializeResult:
-    rows = dose.build_study_dose(context.partition_key, context.run.run_id)
+    rows = dose.build_study_dose(partition_key_of(context), context.run.run_id)
     mismatches = sum(1 for r in rows if r.totals_match is False)
     if mismatches:
         context.log.warning(f"{mismatches} study(ies) whose reported DLP total differs from the events' sum")
@@ -123,7 +125,7 @@ def study_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.Mate
     "and method recorded; no number (with a reason) for unknown region or age.",
 )
 def effective_dose(context: dg.AssetExecutionContext, dose: DoseResource) -> dg.MaterializeResult:
-    event_rows, study_rows = dose.build_effective_dose(context.partition_key, context.run.run_id)
+    event_rows, study_rows = dose.build_effective_dose(partition_key_of(context), context.run.run_id)
     with_number = [r for r in study_rows if r.effective_dose_msv is not None]
     reasons: dict[str, int] = {}
     for row in event_rows:

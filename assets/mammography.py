@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.code_versions import data_version_of, site_section_version, versioned
 from assets.owners import MEDICAL_PHYSICS
-from assets.partitions import study_date_partitions
+from assets.partitions import partition_key_of, study_date_partitions
 from assets.queues import CPU_STEP
 from resources.dose.mammography.plots import agd_scatter_markdown, force_histogram_markdown, markdown_table
 from resources.dose.mammography.resource import MammographyResource
@@ -37,7 +37,7 @@ BREAST_AUDIT_VERSION = versioned(
 def mammography_exposures(
     context: dg.AssetExecutionContext, mammography: MammographyResource
 ) -> dg.MaterializeResult:
-    result = mammography.build_exposures(context.partition_key, context.run.run_id)
+    result = mammography.build_exposures(partition_key_of(context), context.run.run_id)
     mg = result.mg_rows
     reasons: dict[str, int] = {}
     for row in mg:

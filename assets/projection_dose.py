@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets.code_versions import site_section_version, versioned
 from assets.owners import MEDICAL_PHYSICS
-from assets.partitions import study_date_partitions
+from assets.partitions import partition_key_of, study_date_partitions
 from assets.queues import CPU_STEP
 from resources.dose.projection_resource import ProjectionDoseResource
 
@@ -27,7 +27,7 @@ CUMULATIVE_VERSION = versioned("fluoro-cumulative-1", site_section_version("dose
 def projection_dose_events(
     context: dg.AssetExecutionContext, projection_dose: ProjectionDoseResource
 ) -> dg.MaterializeResult:
-    analysis = projection_dose.build_events(context.partition_key, context.run.run_id)
+    analysis = projection_dose.build_events(partition_key_of(context), context.run.run_id)
     if analysis.unreadable:
         context.log.warning(
             f"{len(analysis.unreadable)} file(s) could not be read: "
@@ -64,7 +64,7 @@ def projection_dose_events(
 def projection_study_dose(
     context: dg.AssetExecutionContext, projection_dose: ProjectionDoseResource
 ) -> dg.MaterializeResult:
-    rows = projection_dose.build_study_dose(context.partition_key, context.run.run_id)
+    rows = projection_dose.build_study_dose(partition_key_of(context), context.run.run_id)
     mismatches = sum(1 for r in rows if r.totals_match is False)
     if mismatches:
         context.log.warning(f"{mismatches} study(ies) whose reported totals differ from the events' sums")

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.owners import DATA_ENGINEERING
-from assets.partitions import study_date_partitions
+from assets.partitions import partition_key_of, study_date_partitions
 from assets.queues import PACS_STEP
 from resources.pacs.resource import PacsResource
 
@@ -21,7 +21,7 @@ from resources.pacs.resource import PacsResource
     ),
 )
 def pacs_study_index(context: dg.AssetExecutionContext, pacs: PacsResource) -> dg.MaterializeResult:
-    summary = pacs.index_partition(context.partition_key)
+    summary = pacs.index_partition(partition_key_of(context))
     context.log.info(
         f"{summary.studies_found} studies found, {summary.studies_selected} selected, {summary.series} series"
     )
@@ -55,7 +55,7 @@ def pacs_study_index(context: dg.AssetExecutionContext, pacs: PacsResource) -> d
     ),
 )
 def retrieved_instances(context: dg.AssetExecutionContext, pacs: PacsResource) -> dg.MaterializeResult:
-    summary = pacs.retrieve_partition(context.partition_key)
+    summary = pacs.retrieve_partition(partition_key_of(context))
     context.log.info(
         f"{summary.instances_retrieved} instances retrieved, {summary.instances_already_present} already "
         f"present, {summary.instances_failed} failed ({summary.policy}, {summary.method})"

@@ -2,7 +2,8 @@
 
 Built from the partitioned job, but the partition is chosen here: the study-date partitions end one
 day in the future (today's studies may be pulled during the day), so "the last partition" would be
-today rather than the finished day the nightly pull is meant for.
+today rather than the finished day the nightly pull is meant for. With several sources, a tick asks
+for that date of every source, each source's own ``retrieval.allowed_windows`` deciding for it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from assets.partitions import partition_key_for
 from orchestration.jobs import retrospective_pull_job
 from resources.site_config import ScheduleSettings, SiteConfigError, load_site_config
 from resources.site_resource import SiteConfigResource
@@ -39,23 +41,36 @@ def build_nightly_schedule(settings: ScheduleSettings) -> dg.ScheduleDefinition:
     )
     def nightly_retrospective_pull(
         context: dg.ScheduleEvaluationContext, site: SiteConfigResource
-    ) -> dg.RunRequest | dg.SkipReason:
+    ) -> dg.SkipReason | list[dg.RunRequest]:
         config = site.load()
         scheduled = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         local = scheduled.astimezone(ZoneInfo(config.schedule.timezone))
-        windows = config.retrieval.allowed_windows
-        if windows and not any(w.contains(local.time()) for w in windows):
-            return dg.SkipReason(
-                f"{local:%H:%M} {config.schedule.timezone} is outside retrieval.allowed_windows"
-            )
-        partition = nightly_partition(
+        day = nightly_partition(
             scheduled, lag_days=config.schedule.lag_days, timezone=config.schedule.timezone
         )
-        return dg.RunRequest(
-            run_key=f"nightly-{partition}",
-            partition_key=partition,
-            tags={"dicom-lake/path": "retrospective", "dicom-lake/trigger": "nightly"},
-        )
+        requests: list[dg.RunRequest] = []
+        outside: list[str] = []
+        names: list[str | None] = [*config.partition_sources] or [None]
+        for name in names:
+            source = config.source_named(name)
+            windows = source.retrieval.allowed_windows
+            if windows and not any(w.contains(local.time()) for w in windows):
+                outside.append(name or "the PACS")
+                continue
+            key = partition_key_for(day, source.partition_source)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"nightly-{key}",
+                    partition_key=key,
+                    tags={"dicom-lake/path": "retrospective", "dicom-lake/trigger": "nightly"},
+                )
+            )
+        if not requests:
+            return dg.SkipReason(
+                f"{local:%H:%M} {config.schedule.timezone} is outside retrieval.allowed_windows "
+                f"({', '.join(outside)})"
+            )
+        return requests
 
     return nightly_retrospective_pull
 

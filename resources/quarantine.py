@@ -16,6 +16,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from resources.partition_folders import date_folders, rename_date_folders
+from resources.partition_keys import folder_name, key_for
 from resources.spool.durability import write_atomically
 
 
@@ -36,7 +38,23 @@ class QuarantineStore:
             os.chmod(self.root, 0o700)
 
     def folder(self, stage: str, partition_key: str) -> Path:
-        return self.root / stage / partition_key
+        return self.root / stage / folder_name(partition_key)
+
+    def adopt_date_keys(self, source: str, *, dry_run: bool = False) -> int:
+        """Rename each stage's date-only partition folders to ``source``'s, their sidecars too."""
+        renamed = 0
+        for stage in sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []:
+            folders = date_folders(stage)
+            renamed += rename_date_folders(stage, source, dry_run=dry_run)
+            if dry_run:
+                continue
+            for folder in folders:
+                moved = stage / folder_name(key_for(folder.name, source))
+                for sidecar in moved.glob("*.reason.json"):
+                    info = json.loads(sidecar.read_text(encoding="utf-8"))
+                    info["partition_key"] = key_for(folder.name, source)
+                    write_atomically(sidecar, json.dumps(info, indent=2).encode())
+        return renamed
 
     def put(
         self,
@@ -81,7 +99,7 @@ class QuarantineStore:
         return entry
 
     def entries(self, stage: str | None = None, partition_key: str | None = None) -> list[QuarantineEntry]:
-        pattern = f"{stage or '*'}/{partition_key or '*'}/*.reason.json"
+        pattern = f"{stage or '*'}/{folder_name(partition_key) if partition_key else '*'}/*.reason.json"
         out = []
         for sidecar in sorted(self.root.glob(pattern)):
             info = json.loads(sidecar.read_text())

@@ -17,6 +17,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from resources.partition_folders import rename_date_folders
+from resources.partition_keys import folder_name
+
 
 class ResearchStore:
     def __init__(self, root: Path) -> None:
@@ -24,7 +27,11 @@ class ResearchStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def partition_folder(self, partition_key: str) -> Path:
-        return self.root / partition_key
+        return self.root / folder_name(partition_key)
+
+    def adopt_date_keys(self, source: str, *, dry_run: bool = False) -> int:
+        """Rename the date-only partition folders to ``source``'s; the count (``dry_run``: that would be)."""
+        return rename_date_folders(self.root, source, dry_run=dry_run)
 
     def files(self, partition_key: str) -> list[Path]:
         """The partition's de-identified files in a stable order."""
@@ -41,7 +48,7 @@ class ResearchStore:
     @contextlib.contextmanager
     def replacing_partition(self, partition_key: str) -> Iterator[PartitionWriter]:
         """Write a partition's new content; it replaces the old content only if the block succeeds."""
-        staging = self.root / f".staging-{partition_key}-{uuid.uuid4().hex[:8]}"
+        staging = self.root / f".staging-{folder_name(partition_key)}-{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
         writer = PartitionWriter(staging)
         try:
@@ -50,7 +57,7 @@ class ResearchStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         target = self.partition_folder(partition_key)
-        old = self.root / f".old-{partition_key}-{uuid.uuid4().hex[:8]}"
+        old = self.root / f".old-{folder_name(partition_key)}-{uuid.uuid4().hex[:8]}"
         if target.exists():
             os.replace(target, old)
         os.replace(staging, target)

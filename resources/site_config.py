@@ -10,13 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from resources.errors import ConfigurationError
+from resources.partition_keys import parse as parse_partition_key
+from resources.site_peers import (
+    ListenerSettings,
+    PacsSettings,
+    RetrievalSettings,
+    Section,
+    SourceSettings,
+)
+from resources.site_peers import TimeWindow as TimeWindow  # re-exported: callers name it here
 
 CONFIG_ENV_VAR = "DICOM_LAKE_CONFIG"
 SECRET_KEY_ENV_VAR = "DICOM_LAKE_SECRET_KEY"
@@ -24,25 +34,12 @@ VAULT_KEY_ENV_VAR = "DICOM_LAKE_VAULT_KEY"
 RECIPIENT_KEY_ENV_VAR = "DICOM_LAKE_RECIPIENT_KEY"
 WAREHOUSE_URL_ENV_VAR = "DICOM_LAKE_WAREHOUSE_URL"
 
-_AE_TITLE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # PS3.5: 16 chars of default repertoire, no backslash
-
 
 class SiteConfigError(ConfigurationError):
     """The site configuration file is missing, unreadable or invalid."""
 
 
-class _Section(BaseModel):
-    # Unknown keys are errors: a misspelt option must not be silently ignored.
-    model_config = ConfigDict(extra="forbid")
-
-
-def _check_ae_title(value: str) -> str:
-    if not _AE_TITLE.match(value) or value.strip() == "":
-        raise ValueError("an AE title is 1 to 16 printable characters, not blank, with no backslash")
-    return value
-
-
-class FoldersSettings(_Section):
+class FoldersSettings(Section):
     """Where each data zone lives. Relative paths are resolved against the config file's folder."""
 
     root: Path = Path("var")
@@ -81,81 +78,7 @@ class ResolvedFolders(BaseModel):
     exports: Path
 
 
-class PacsSettings(_Section):
-    """The PACS we query, and how we identify ourselves to it."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=11112, ge=1, le=65535)
-    called_ae_title: str = "PACS"
-    calling_ae_title: str = "DICOM_LAKE"
-    # Our storage SCP, started for each retrieval; the PACS admin registers (calling_ae_title, our host,
-    # storage_scp_port) as a C-MOVE destination.
-    storage_scp_port: int = Field(default=11113, ge=0, le=65535)
-    storage_scp_bind: str = "0.0.0.0"
-    # "native": a lean receiver that stores the bytes as sent (fast); "pynetdicom": the library's server.
-    storage_scp_engine: Literal["native", "pynetdicom"] = "native"
-    # Our C-FIND/C-MOVE requests: "native" (a lean requestor, no polling threads) or "pynetdicom".
-    scu_engine: Literal["native", "pynetdicom"] = "native"
-    move_destination_ae_title: str | None = None  # defaults to calling_ae_title
-    retrieve_method: Literal["move", "get"] = "move"
-    tcp_nodelay: bool = True
-    acse_timeout_s: float = Field(default=30, gt=0)
-    dimse_timeout_s: float = Field(default=120, gt=0)
-    network_timeout_s: float = Field(default=120, gt=0)
-    max_pdu: int = Field(default=0, ge=0)  # 0 = unlimited
-
-    @field_validator("called_ae_title", "calling_ae_title", "move_destination_ae_title")
-    @classmethod
-    def _ae_titles(cls, value: str | None) -> str | None:
-        return None if value is None else _check_ae_title(value)
-
-    @property
-    def destination_ae_title(self) -> str:
-        return self.move_destination_ae_title or self.calling_ae_title
-
-
-class TimeWindow(_Section):
-    """A daily window in local time, e.g. 20:00-06:00 (may cross midnight)."""
-
-    start: dt.time
-    end: dt.time
-
-    def contains(self, moment: dt.time) -> bool:
-        if self.start <= self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
-
-
-class RetrievalSettings(_Section):
-    policy: Literal["metadata", "full"] = "metadata"
-    max_moves_per_minute: float = Field(default=0, ge=0)  # 0 = no rate limit
-    allowed_windows: list[TimeWindow] = Field(default_factory=list)  # empty = any time
-    max_retries: int = Field(default=3, ge=0, le=20)
-    retry_backoff_s: float = Field(default=2.0, ge=0)
-    concurrent_moves: int = Field(default=1, ge=1, le=16)
-    # Worker processes receiving the C-MOVE sub-operations (0: the retrieval's own process);
-    # unset: one per concurrent move when there are several.
-    receiving_processes: int | None = Field(default=None, ge=0, le=16)
-
-    @field_validator("allowed_windows", mode="before")
-    @classmethod
-    def _parse_windows(cls, value: Any) -> Any:
-        # Accept the compact "20:00-06:00" form as well as {start:, end:}.
-        if isinstance(value, list):
-            out = []
-            for item in value:
-                if isinstance(item, str):
-                    if "-" not in item:
-                        raise ValueError(f"time window {item!r} must look like 20:00-06:00")
-                    start, end = item.split("-", 1)
-                    out.append({"start": start.strip(), "end": end.strip()})
-                else:
-                    out.append(item)
-            return out
-        return value
-
-
-class SelectionSettings(_Section):
+class SelectionSettings(Section):
     """Which studies to pull. Patterns are case-insensitive regular expressions."""
 
     modalities: list[str] = Field(default_factory=lambda: ["CT", "MG", "SR", "DX", "CR"])
@@ -186,7 +109,7 @@ class SelectionSettings(_Section):
         return self
 
 
-class DeidentificationSettings(_Section):
+class DeidentificationSettings(Section):
     """PS3.15 Annex E options (each recorded in De-identification Method Code Sequence)."""
 
     retain_modified_dates: bool = True
@@ -207,7 +130,7 @@ class DeidentificationSettings(_Section):
     spacy_model: str | None = None  # e.g. "en_core_web_lg" when installed; off by default
 
 
-class WarehouseSettings(_Section):
+class WarehouseSettings(Section):
     # None = SQLite file in the folders' root. The environment variable overrides this.
     url: str | None = None
     # Quality flag thresholds of the curation stage (values beyond them are flagged, never dropped).
@@ -217,7 +140,7 @@ class WarehouseSettings(_Section):
     future_date_tolerance_days: int = Field(default=0, ge=0)
 
 
-class DoseSettings(_Section):
+class DoseSettings(Section):
     factor_set: str = "aapm96_icrp60"
     drl_set: str = "uk_2022"
     local_drl_csv: Path | None = None
@@ -233,7 +156,7 @@ class DoseSettings(_Section):
     fluoro_alert_dose_rp_gy: float = Field(default=2.0, gt=0)
 
 
-class MammographySettings(_Section):
+class MammographySettings(Section):
     # The site's QA file (tube output and HVL per room, kV and target/filter) for the Dance-model MGD;
     # None: no MGD is computed and only the modality's figure is reported.
     qa_file: Path | None = None
@@ -251,51 +174,13 @@ class MammographySettings(_Section):
         return self
 
 
-class ListenerSettings(_Section):
-    ae_title: str = "DICOM_LAKE"
-
-    @field_validator("ae_title")
-    @classmethod
-    def _ae_title(cls, value: str) -> str:
-        return _check_ae_title(value)
-
-    bind_address: str = "0.0.0.0"
-    port: int = Field(default=11114, ge=0, le=65535)
-    allowed_calling_ae_titles: list[str] = Field(default_factory=list)  # empty = refuse everyone
-    allowed_hosts: list[str] = Field(default_factory=list)  # empty = any host
-    max_associations: int = Field(default=10, ge=1, le=200)
-    # Connections still in their TLS handshake or A-ASSOCIATE-RQ, which max_associations does not see;
-    # past this a new connection is refused at once. None: twice max_associations.
-    max_pending_connections: int | None = Field(default=None, ge=1, le=1000)
-    # The largest A-ASSOCIATE-RQ read; one declaring more is rejected unread. A request proposing 128
-    # presentation contexts with eight transfer syntaxes each is about 40 KiB.
-    max_associate_request_bytes: int = Field(default=65536, ge=4096, le=1 << 20)
-    tls_certificate: Path | None = None
-    tls_private_key: Path | None = None
-    tls_ca_certificate: Path | None = None
-    quiet_period_s: float = Field(default=120, ge=0)
-    health_port: int | None = Field(default=None, ge=0, le=65535)
-    tcp_nodelay: bool = True
-    # Association set-up and release (the TLS handshake included); a dataset under way; an idle association.
-    acse_timeout_s: float = Field(default=30, gt=0)
-    dimse_timeout_s: float = Field(default=120, gt=0)
-    network_timeout_s: float = Field(default=120, gt=0)
-    # "native": the listener's own lean C-STORE acceptor (fast path); "pynetdicom": pynetdicom's AE.
-    engine: Literal["native", "pynetdicom"] = "native"
-    # True: each received instance is journaled and the journal fdatasynced (one fdatasync shared by
-    # the associations of a process) before the sender is answered, so it survives a power cut
-    # (resources/listener/journal.py). False: still written atomically (temp file + rename) and
-    # indexed before the answer, which survives the listener being killed, but not a power cut.
-    fsync: bool = True
-
-
-class ScheduleSettings(_Section):
+class ScheduleSettings(Section):
     nightly_cron: str = "0 1 * * *"
     lag_days: int = Field(default=1, ge=0)
     timezone: str = "UTC"
 
 
-class SiteConfig(_Section):
+class SiteConfig(Section):
     site_name: str = "dicom-lake site"
     partitions_start_date: dt.date = dt.date(2015, 1, 1)
     folders: FoldersSettings = Field(default_factory=FoldersSettings)
@@ -308,6 +193,10 @@ class SiteConfig(_Section):
     mammography: MammographySettings = Field(default_factory=MammographySettings)
     listener: ListenerSettings = Field(default_factory=ListenerSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    # Several archives, each with its PACS, limits and listener: partitions become date x source
+    # (resources/partition_keys.py). Empty: the top-level pacs, retrieval and listener sections are
+    # the one source, and partitions are study dates.
+    sources: list[SourceSettings] = Field(default_factory=list)
 
     # Set by load_site_config: the folder relative paths are resolved against.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -326,6 +215,81 @@ class SiteConfig(_Section):
 
     def resolve_path(self, value: Path) -> Path:
         return value if value.is_absolute() else (self.base_dir / value).resolve()
+
+    @model_validator(mode="after")
+    def _one_place_per_source(self) -> SiteConfig:
+        if not self.sources:
+            return self
+        misplaced = sorted({"pacs", "listener"} & self.model_fields_set)
+        if misplaced:
+            raise ValueError(
+                f"with sources listed, give each source's pacs and listener under sources, not at the top "
+                f"level ({', '.join(misplaced)})"
+            )
+        names = [source.name for source in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source names must differ: {names}")
+        # Two sources' C-MOVEs land on the storage SCP port each registered with its archive, and
+        # two retrievals cannot listen on one port at once; two listeners cannot either.
+        ports = [s.pacs.storage_scp_port for s in self.sources if s.pacs.retrieve_method == "move"]
+        ports += [s.listener.port for s in self.sources if s.listener is not None]
+        taken = sorted({port for port in ports if port and ports.count(port) > 1})
+        if taken:
+            raise ValueError(f"each source needs its own storage SCP and listener ports; used twice: {taken}")
+        return self
+
+    @property
+    def partition_sources(self) -> list[str]:
+        """The ``source`` dimension of the partitions: the source names with two or more, else none."""
+        return [source.name for source in self.sources] if len(self.sources) > 1 else []
+
+    def source_for(self, partition_key: str | None = None) -> ResolvedSource:
+        """The source whose archive a partition comes from (with one source: that one).
+
+        Raises
+        ------
+        SiteConfigError
+            If the key names a source the site file does not list, or names none with several.
+        """
+        named = parse_partition_key(partition_key).source if partition_key else None
+        return self.source_named(named, context=f"partition {partition_key}")
+
+    def source_named(self, name: str | None, *, context: str = "source") -> ResolvedSource:
+        """A source by name (None: the only one), its retrieval section resolved."""
+        if not self.sources:
+            if name is not None:
+                raise SiteConfigError(
+                    f"{context}: the site file lists no sources, so none is called {name!r}"
+                )
+            return ResolvedSource(None, self.pacs, self.retrieval, self.listener)
+        if name is None:
+            if len(self.sources) > 1:
+                raise SiteConfigError(f"{context}: the site file lists several sources; name one")
+            only = self.sources[0]
+            return ResolvedSource(None, only.pacs, only.retrieval or self.retrieval, only.listener)
+        for source in self.sources:
+            if source.name == name:
+                partition_source = name if len(self.sources) > 1 else None
+                return ResolvedSource(
+                    partition_source, source.pacs, source.retrieval or self.retrieval, source.listener
+                )
+        raise SiteConfigError(
+            f"{context}: no source {name!r} in the site file ({', '.join(self.partition_sources)})"
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """A source's settings as a retrieval or listener uses them.
+
+    ``partition_source`` is the name its partitions carry (``2026-11-09|east``), None when the site has
+    one source and partitions are plain dates.
+    """
+
+    partition_source: str | None
+    pacs: PacsSettings
+    retrieval: RetrievalSettings
+    listener: ListenerSettings | None
 
 
 def _first_error(source: str, exc: ValidationError) -> str:

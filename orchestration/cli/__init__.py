@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "orchestration.cli.conformance_commands",
     "orchestration.cli.worker_commands",
     "orchestration.cli.report_command",
+    "orchestration.cli.partitions_command",
 )
 
 

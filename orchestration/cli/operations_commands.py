@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from orchestration.cli.errors import CommandError
 from orchestration.cli.site import load_config
-from resources.site_config import SiteConfig
+from resources.partition_keys import key_for
+from resources.site_config import ListenerSettings, SiteConfig
 
 DEFINITIONS_MODULE = "orchestration.definitions"
 BACKFILL_JOB = "retrospective_pull_job"
@@ -34,10 +35,12 @@ def register(subparsers: Any) -> None:
         default=1,
         help="listener processes sharing the port (SO_REUSEPORT); 2-4 for several concurrent senders",
     )
+    _source_option(listen, "the source whose forwards this listener receives (its sources: listener section)")
     listen.set_defaults(handler=run_listen_command)
 
     health = subparsers.add_parser("health", help="is the listener alive? (exit 0 alive, 1 down)")
     health.add_argument("--json", action="store_true", help="print the full report as JSON")
+    _source_option(health, "the source whose listener to check")
     health.set_defaults(handler=run_health_command)
 
     backfill = subparsers.add_parser(
@@ -50,7 +53,17 @@ def register(subparsers: Any) -> None:
     backfill.add_argument("--to", dest="end", required=True, type=_date, help="last study date YYYY-MM-DD")
     backfill.add_argument("--job", default=BACKFILL_JOB, help=argparse.SUPPRESS)
     backfill.add_argument("--definitions-module", default=DEFINITIONS_MODULE, help=argparse.SUPPRESS)
+    backfill.add_argument(
+        "--source",
+        action="append",
+        dest="sources",
+        help="with several sources: the source to pull (repeat for more; default: every source)",
+    )
     backfill.set_defaults(handler=run_backfill_command)
+
+
+def _source_option(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument("--source", default=None, help=f"{text}; needed when the site file lists several")
 
 
 def _date(text: str) -> dt.date:
@@ -62,6 +75,14 @@ def _date(text: str) -> dt.date:
 
 def _config(args: argparse.Namespace) -> SiteConfig:
     return load_config(args.config)
+
+
+def _listener_of(config: SiteConfig, source_name: str | None) -> tuple[ListenerSettings, str | None]:
+    """The listener settings of the named source (or the only one) and the name its keys carry."""
+    source = config.source_named(source_name, context="--source")
+    if source.listener is None:
+        raise CommandError(f"--source {source_name}: that source has no listener section in the site file")
+    return source.listener, source.partition_source
 
 
 # The command-line option behind each listener setting it can override, for messages.
@@ -80,6 +101,7 @@ def run_listen_command(args: argparse.Namespace) -> int:
     from resources.listener import ListenerConfigError, ListenerPlan, run_listener
 
     config = _config(args)
+    listener, partition_source = _listener_of(config, args.source)
     updates: dict[str, Any] = {}
     if args.port is not None:
         updates["port"] = args.port
@@ -88,7 +110,7 @@ def run_listen_command(args: argparse.Namespace) -> int:
     if args.bind is not None:
         updates["bind_address"] = args.bind
     try:
-        settings = config.listener.model_validate({**config.listener.model_dump(), **updates})
+        settings = listener.model_validate({**listener.model_dump(), **updates})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
@@ -101,6 +123,7 @@ def run_listen_command(args: argparse.Namespace) -> int:
         spool_root=config.paths.spool,
         quarantine_root=config.paths.quarantine,
         base_dir=config.base_dir,
+        partition_source=partition_source,
     )
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
@@ -122,13 +145,14 @@ def run_health_command(args: argparse.Namespace) -> int:
     from resources.listener import check_health
 
     config = _config(args)
-    report = check_health(config.paths.spool, config.listener.bind_address, config.listener.port)
+    listener, _ = _listener_of(config, args.source)
+    report = check_health(config.paths.spool, listener.bind_address, listener.port)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     elif report.alive:
         stored = sum(int(p.get("instances_stored", 0)) for p in report.processes)
         print(
-            f"listener alive: {len(report.processes)} process(es) on port {config.listener.port}, "
+            f"listener alive: {len(report.processes)} process(es) on port {listener.port}, "
             f"{stored} instance(s) stored since start"
         )
     else:
@@ -137,10 +161,25 @@ def run_health_command(args: argparse.Namespace) -> int:
 
 
 def backfill_command_line(
-    start: dt.date, end: dt.date, *, job: str = BACKFILL_JOB, module: str = DEFINITIONS_MODULE
+    start: dt.date,
+    end: dt.date,
+    *,
+    job: str = BACKFILL_JOB,
+    module: str = DEFINITIONS_MODULE,
+    sources: list[str] | None = None,
 ) -> list[str]:
-    """The ``dagster job backfill`` command that launches the range on the configured instance."""
+    """The ``dagster job backfill`` command that launches the range on the configured instance.
+
+    With sources, the partitions are listed one by one (date x source keys): ``--from``/``--to`` would
+    slice Dagster's own ordering of the two dimensions, not a date range.
+    """
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    if sources:
+        days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+        keys = [key_for(day, source) for day in days for source in sources]
+        selection = ["--partitions", ",".join(keys)]
+    else:
+        selection = ["--from", start.isoformat(), "--to", end.isoformat()]
     return [
         dagster,
         "job",
@@ -149,10 +188,7 @@ def backfill_command_line(
         module,
         "-j",
         job,
-        "--from",
-        start.isoformat(),
-        "--to",
-        end.isoformat(),
+        *selection,
         "--tags",
         json.dumps({"dicom-lake/trigger": "cli-backfill"}),
         "--noprompt",
@@ -172,12 +208,21 @@ def run_backfill_command(args: argparse.Namespace) -> int:
             "DAGSTER_HOME is not set: backfills are launched on a persistent Dagster instance "
             "(see orchestration/instance/)"
         )
-    command = backfill_command_line(args.start, args.end, job=args.job, module=args.definitions_module)
+    known = config.partition_sources
+    unknown = sorted(set(args.sources or []) - set(known))
+    if unknown:
+        listed = ", ".join(known) if known else "none: the site file lists one source"
+        raise CommandError(f"--source {', '.join(unknown)}: not a source of the site file ({listed})")
+    sources = (args.sources or known) if known else None
+    command = backfill_command_line(
+        args.start, args.end, job=args.job, module=args.definitions_module, sources=sources
+    )
     env = dict(os.environ)
     if args.config:
         env["DICOM_LAKE_CONFIG"] = os.path.abspath(args.config)
     days = (args.end - args.start).days + 1
-    print(f"launching {args.job} for {days} study date(s) {args.start} .. {args.end}")
+    of_sources = f" of {', '.join(sources)}" if sources else ""
+    print(f"launching {args.job} for {days} study date(s) {args.start} .. {args.end}{of_sources}")
     result = subprocess.run(command, env=env, check=False)
     if result.returncode != 0:
         raise CommandError(f"dagster job backfill failed (exit {result.returncode})")

@@ -22,6 +22,7 @@ def register(subparsers: Any) -> None:
     commands = pacs.add_subparsers(dest="pacs_command", required=True, metavar="PACS_COMMAND")
 
     echo_parser = commands.add_parser("echo", help="C-ECHO the PACS named in the site file")
+    _source_option(echo_parser)
     echo_parser.set_defaults(handler=run_echo)
 
     find = commands.add_parser("find", help="C-FIND one study date: counts and UIDs")
@@ -32,14 +33,21 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also print study/series descriptions (may identify patients: use on a secure terminal)",
     )
+    _source_option(find)
     find.set_defaults(handler=run_find)
 
 
+def _source_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source", default=None, help="the source to talk to, when the site file lists several (sources:)"
+    )
+
+
 def run_echo(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    peer = peer_from_settings(config.pacs)
+    pacs = load_config(args.config).source_named(args.source, context="--source").pacs
+    peer = peer_from_settings(pacs)
     # A PacsError is a DicomLakeError: the CLI prints its one-line reason.
-    seconds = echo(peer, NetworkOptions.from_settings(config.pacs))
+    seconds = echo(peer, NetworkOptions.from_settings(pacs))
     print(f"C-ECHO {peer.describe()}: success in {seconds * 1000:.0f} ms")
     return 0
 
@@ -50,8 +58,8 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def run_find(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    peer = peer_from_settings(config.pacs)
+    pacs = load_config(args.config).source_named(args.source, context="--source").pacs
+    peer = peer_from_settings(pacs)
     if args.show_descriptions:
         print(
             "WARNING: descriptions may contain patient-identifying text; do not paste this output "
@@ -59,7 +67,7 @@ def run_find(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     rows: list[list[str]] = []
-    with PacsQuerier(peer, NetworkOptions.from_settings(config.pacs)) as querier:
+    with PacsQuerier(peer, NetworkOptions.from_settings(pacs)) as querier:
         studies = querier.find_studies(study_date=partition_date_to_dicom(args.date.isoformat()))
         if args.level == "study":
             header = ["STUDY_UID", "MODALITIES", "SERIES", "INSTANCES"]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from resources.analytics import plots
 from resources.analytics.result import Analysis
 from resources.analytics.sources import device_series, study, study_scanner
-from resources.analytics.sql import Period, fetch, hour_of, month_of, week_start, weekday
+from resources.analytics.sql import Period, day_of, fetch, hour_of, month_of, week_start, weekday
 
 KEY = "activity"
 TITLE = "Activity"
@@ -38,8 +38,10 @@ def _counts(ds: sa.Subquery, period_column: sa.ColumnElement[Any], label: str) -
 
 def build(connection: sa.Connection, period: Period) -> Analysis:
     ds = device_series(period)
-    per_day = fetch(connection, _counts(ds, ds.c.partition_key, "day"), "activity per day")
-    per_week = fetch(connection, _counts(ds, week_start(ds.c.partition_key), "week"), "activity per week")
+    per_day = fetch(connection, _counts(ds, day_of(ds.c.partition_key), "day"), "activity per day")
+    per_week = fetch(
+        connection, _counts(ds, week_start(day_of(ds.c.partition_key)), "week"), "activity per week"
+    )
     month = month_of(ds.c.partition_key).label("month")
     per_month = fetch(
         connection,
@@ -56,7 +58,7 @@ def build(connection: sa.Connection, period: Period) -> Analysis:
     scanned = study_scanner(period)
     slot = [
         scanned.c.modality,
-        weekday(scanned.c.partition_key).label("weekday"),
+        weekday(day_of(scanned.c.partition_key)).label("weekday"),
         hour_of(scanned.c.study_time).label("hour"),
     ]
     hour_of_week = fetch(
@@ -73,8 +75,8 @@ def build(connection: sa.Connection, period: Period) -> Analysis:
             sa.func.count().label("studies"),
             sa.func.coalesce(sa.func.sum(study.c.n_series), 0).label("series"),
             sa.func.coalesce(sa.func.sum(study.c.n_instances), 0).label("instances"),
-            sa.func.min(study.c.partition_key).label("first_day"),
-            sa.func.max(study.c.partition_key).label("last_day"),
+            sa.func.min(day_of(study.c.partition_key)).label("first_day"),
+            sa.func.max(day_of(study.c.partition_key)).label("last_day"),
         ).where(*period.clauses(study.c.partition_key)),
         "activity totals",
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from resources.analytics import plots
 from resources.analytics.result import Analysis
 from resources.analytics.sources import device_series, mg_exposure, study_dose, study_scanner
-from resources.analytics.sql import Period, fetch, grouped_quantiles, week_start
+from resources.analytics.sql import Period, day_of, fetch, grouped_quantiles, week_start
 
 KEY = "device_map"
 TITLE = "Device map"
@@ -30,8 +30,8 @@ def _devices(connection: sa.Connection, ds: sa.Subquery) -> pd.DataFrame:
             sa.func.count(sa.distinct(ds.c.manufacturer)).label("manufacturer_spellings"),
             sa.func.max(ds.c.model_name).label("model_name"),
             sa.func.min(ds.c.institution).label("institution"),
-            sa.func.min(ds.c.partition_key).label("first_seen"),
-            sa.func.max(ds.c.partition_key).label("last_seen"),
+            sa.func.min(day_of(ds.c.partition_key)).label("first_seen"),
+            sa.func.max(day_of(ds.c.partition_key)).label("last_seen"),
             sa.func.count(sa.distinct(ds.c.study_instance_uid)).label("studies"),
             sa.func.count().label("series"),
             sa.func.coalesce(sa.func.sum(ds.c.n_instances), 0).label("instances"),
@@ -104,15 +104,15 @@ def build(connection: sa.Connection, period: Period) -> Analysis:
         connection,
         sa.select(
             *software_keys,
-            sa.func.min(ds.c.partition_key).label("first_seen"),
-            sa.func.max(ds.c.partition_key).label("last_seen"),
+            sa.func.min(day_of(ds.c.partition_key)).label("first_seen"),
+            sa.func.max(day_of(ds.c.partition_key)).label("last_seen"),
             sa.func.count().label("series"),
         )
         .group_by(*software_keys)
         .order_by(*software_keys),
         "software versions",
     )
-    week = week_start(ds.c.partition_key).label("week")
+    week = week_start(day_of(ds.c.partition_key)).label("week")
     weekly = fetch(
         connection,
         sa.select(ds.c.station, week, sa.func.count(sa.distinct(ds.c.study_instance_uid)).label("studies"))

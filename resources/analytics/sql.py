@@ -46,12 +46,17 @@ class Period:
             raise AnalyticsError(f"period {self.start}..{self.end}: the end lies before the start")
 
     def clauses(self, partition_key: sa.ColumnElement[Any]) -> list[sa.ColumnElement[bool]]:
-        """Filters on a partition-key column (ISO text compares in date order)."""
+        """Filters on a partition-key column (ISO text compares in date order).
+
+        The end bound is the day after, exclusive: a source's key ``2026-11-30|east`` sorts after
+        ``2026-11-30`` but before ``2026-12-01`` (resources/partition_keys.py), and the column's index
+        still serves the range.
+        """
         out: list[sa.ColumnElement[bool]] = [partition_key != "all"]
         if self.start:
             out.append(partition_key >= self.start.isoformat())
         if self.end:
-            out.append(partition_key <= self.end.isoformat())
+            out.append(partition_key < (self.end + dt.timedelta(days=1)).isoformat())
         return out
 
     def describe(self) -> str:
@@ -138,6 +143,11 @@ def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) 
 def _seconds_pg(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
     first, second = (compiler.process(c, **kw) for c in element.clauses)
     return f"CAST(extract(epoch FROM ({second} - {first})) AS DOUBLE PRECISION)"
+
+
+def day_of(partition_key: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """``YYYY-MM-DD`` of a partition key (a source's key carries ``|<source>`` after the date)."""
+    return sa.func.substr(partition_key, 1, 10)
 
 
 def month_of(partition_key: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:

@@ -22,6 +22,7 @@ from resources.analytics.sources import device_series, instance, study, study_sc
 from resources.analytics.sql import (
     NON_IMAGE_MODALITIES,
     Period,
+    day_of,
     fetch,
     grouped_quantiles,
     hour_of,
@@ -145,12 +146,12 @@ def _throughput(connection: sa.Connection, period: Period) -> pd.DataFrame:
     slots = (
         sa.select(
             scanned.c.station,
-            scanned.c.partition_key,
+            day_of(scanned.c.partition_key).label("partition_key"),
             hour.label("hour"),
             sa.func.count().label("studies"),
         )
         .where(scanned.c.study_time.is_not(None))
-        .group_by(scanned.c.station, scanned.c.partition_key, hour)
+        .group_by(scanned.c.station, day_of(scanned.c.partition_key), hour)
         .subquery("slots")
     )
     per_hour = fetch(
@@ -185,7 +186,7 @@ def _prospective_delays(period: Period) -> sa.Subquery:
         sa.select(
             ds.c.modality,
             ds.c.station,
-            instance.c.partition_key,
+            day_of(instance.c.partition_key).label("partition_key"),  # the source day
             instance.c.arrival_delay_s.label("delay_s"),
         )
         .select_from(instance.join(ds, ds.c.series_instance_uid == instance.c.series_instance_uid))

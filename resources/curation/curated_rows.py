@@ -49,6 +49,7 @@ STUDY_FIELDS = (
     "study_description",
     "patient_age_years",
     "age_source",
+    "patient_weight_kg",
 )
 SERIES_FIELDS = (
     "modality",

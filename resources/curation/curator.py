@@ -252,6 +252,7 @@ class PartitionCurator:
                     **region_columns(region),
                     "patient_age_years": first["patient_age_years"],
                     "age_source": first["age_source"],
+                    "patient_weight_kg": first["patient_weight_kg"],
                     "n_series": series_count[uid],
                     "n_instances": study.n_instances,
                 },

@@ -85,6 +85,16 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     return dt.datetime.combine(day, moment or dt.time(0))
 
 
+def patient_weight_kg(value: float | None) -> float | None:
+    """Patient's Weight (0010,1030, kg) as de-identified; 0 and negatives are "not entered".
+
+    The weight is kept only under the PS3.15 Retain Patient Characteristics option; it selects the
+    weight band of paediatric reference levels (RP 185), so an unknown weight must stay unknown rather
+    than fall into the lightest band.
+    """
+    return value if value is not None and value > 0 else None
+
+
 def _combine(day: dt.date | None, moment: dt.time | None) -> dt.datetime | None:
     return dt.datetime.combine(day, moment or dt.time(0)) if day else None
 
@@ -178,6 +188,7 @@ def flatten_dataset(ds: Dataset) -> dict[str, Any]:
     )
     record["patient_age_years"] = age
     record["age_source"] = age_source
+    record["patient_weight_kg"] = patient_weight_kg(_number(values, "PatientWeight", record))
 
     record["study_description"] = _text(values, "StudyDescription")
     record["series_description"] = _text(values, "SeriesDescription")

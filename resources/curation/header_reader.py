@@ -29,6 +29,7 @@ HEADER_TAGS: tuple[str, ...] = (
     "PatientID",
     "PatientSex",
     "PatientAge",
+    "PatientWeight",
     "PatientBirthDate",
     "StudyDate",
     "StudyTime",

@@ -49,6 +49,9 @@ class PartitionSummaries:
         if study is None:
             study = self.studies[record["study_instance_uid"]] = StudySummary(first=study_fields(record))
         study.n_instances += 1
+        if study.first["patient_weight_kg"] is None and record["patient_weight_kg"] is not None:
+            # Not every object of a study carries the weight (a dose report may, its images not).
+            study.first["patient_weight_kg"] = record["patient_weight_kg"]
         if record["modality"]:
             study.modalities.add(record["modality"])
         study.target_regions.extend(record["target_regions"])

@@ -6,6 +6,11 @@ through ``series.device_key``, in the same partition). A scanner that writes its
 appears in the dose reports under four labels; the curation's station mapping gives it one name. Where
 the curation tables are absent (a dose-only warehouse) or name no station, the dose report's label is
 kept.
+
+The patient's weight, which places a study in the weight band of paediatric reference levels (RP 185
+body), is the curated study's ``patient_weight_kg`` (revision 0009) in the same partition; where the
+curation has no such column (a dose-only warehouse, or one not yet upgraded) it is unknown, and the
+audit says so for every weight-banded study.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ _STUDIES = """
     SELECT sd.study_instance_uid, sd.partition_key, sd.device, sd.drl_category, sd.exam_name,
            sd.patient_age_years, sd.ctdivol_diagnostic_mean_mgy, sd.dlp_total_mgycm,
            ctx.unmapped_name,
-           {canonical} AS canonical_device
+           {canonical} AS canonical_device,
+           {weight} AS patient_weight_kg
     FROM study_dose sd
     LEFT JOIN dose_study_context ctx
       ON ctx.study_instance_uid = sd.study_instance_uid AND ctx.partition_key = sd.partition_key
@@ -33,6 +39,9 @@ _CANONICAL = """(SELECT min(d.station_canonical) FROM series s
               JOIN device d ON d.device_key = s.device_key AND d.partition_key = s.partition_key
              WHERE s.study_instance_uid = sd.study_instance_uid AND s.partition_key = sd.partition_key
                AND s.modality = 'CT')"""
+# The curated study's weight: one study row per partition, as de-identified.
+_WEIGHT = """(SELECT max(st.patient_weight_kg) FROM study st
+             WHERE st.study_instance_uid = sd.study_instance_uid AND st.partition_key = sd.partition_key)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,7 @@ class ReportStudy:
     patient_age_years: float | None
     ctdivol_mgy: float | None
     dlp_mgycm: float | None
+    patient_weight_kg: float | None = None  # curated, as de-identified; None where unknown
 
 
 def _float(value: object) -> float | None:
@@ -59,7 +69,8 @@ def report_studies(warehouse: Warehouse) -> Iterator[ReportStudy]:
     """Every study of ``study_dose`` with canonical device and source date, streamed from the database."""
     tables = set(warehouse.table_names())
     canonical = _CANONICAL if {"series", "device"} <= tables else "NULL"
-    sql = _STUDIES.format(canonical=canonical)
+    weight = _WEIGHT if "study" in tables and _has_column(warehouse, "study", "patient_weight_kg") else "NULL"
+    sql = _STUDIES.format(canonical=canonical, weight=weight)
     with warehouse.engine.connect() as con:
         result = con.execution_options(stream_results=True).execute(sa.text(sql))
         for row in result:
@@ -75,7 +86,12 @@ def report_studies(warehouse: Warehouse) -> Iterator[ReportStudy]:
                 patient_age_years=_float(row.patient_age_years),
                 ctdivol_mgy=_float(row.ctdivol_diagnostic_mean_mgy),
                 dlp_mgycm=_float(row.dlp_total_mgycm),
+                patient_weight_kg=_float(row.patient_weight_kg),
             )
+
+
+def _has_column(warehouse: Warehouse, table: str, column: str) -> bool:
+    return any(c["name"] == column for c in sa.inspect(warehouse.engine).get_columns(table))
 
 
 def is_source_date(text: str) -> bool:

@@ -9,7 +9,12 @@ category whose age (or weight) lies in ``[min, max)``. A file marked ``# templat
 categories of a set whose published values could not be verified; loading it fails with that reason.
 Studies are mapped to DRL categories through ``drl_mapping.csv`` (user-editable), by canonical exam
 name first, then by the normalised study description / protocol name; names that match nothing are
-listed.
+listed. A set whose categories are not body regions (EUCLID's clinical indications) ships its own
+mapping from those categories and exam names to its categories (:mod:`resources.dose.drl_set_mapping`).
+
+A banded set places each study by the quantity its rows are banded by: age for RP 185 head, patient
+weight (the curated study's ``patient_weight_kg``) for RP 185 body. A study whose age or weight is
+unknown, or outside every band, is not audited against the set, and the audit counts it with the reason.
 
 A DRL compares the *median of a sample* with the level, never one patient: per category, per
 (canonical) device and per source period the audit gives the number of studies and the median CTDIvol
@@ -22,175 +27,28 @@ the study's diagnostic events (spiral, sequenced, cone-beam, free acquisitions),
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
+# The set, its loaders and the name normalisation are imported from here by the rest of the engine.
+from resources.dose.drl_levels import DRL_DIR as DRL_DIR
+from resources.dose.drl_levels import NO_AGE as NO_AGE
+from resources.dose.drl_levels import NO_WEIGHT as NO_WEIGHT
+from resources.dose.drl_levels import OUTSIDE_BANDS as OUTSIDE_BANDS
+from resources.dose.drl_levels import DrlLevel as DrlLevel
+from resources.dose.drl_levels import DrlSet, data_rows
+from resources.dose.drl_levels import available_sets as available_sets
+from resources.dose.drl_levels import load_drl_csv as load_drl_csv
+from resources.dose.drl_levels import load_drl_set as load_drl_set
+from resources.dose.drl_set_mapping import normalise_name as normalise_name
 from resources.dose.errors import FactorSetError
 
-DRL_DIR = Path(__file__).with_name("drl_sets")
 DEFAULT_MAPPING = Path(__file__).with_name("drl_mapping.csv")
 PERIODS = ("week", "month", "quarter", "year")
-
-
-@dataclass(frozen=True, slots=True)
-class DrlLevel:
-    category: str
-    examination: str
-    ctdivol_mgy: float | None
-    dlp_mgycm: float | None
-    dap_gycm2: float | None = None
-    age_min_y: float | None = None
-    age_max_y: float | None = None
-    weight_min_kg: float | None = None
-    weight_max_kg: float | None = None
-
-    @property
-    def banded(self) -> bool:
-        bounds = (self.age_min_y, self.age_max_y, self.weight_min_kg, self.weight_max_kg)
-        return any(v is not None for v in bounds)
-
-    def covers(self, age_years: float | None, weight_kg: float | None) -> bool:
-        """Whether a study of this age / weight falls in the band (an unknown value never does)."""
-        checks = (
-            (self.age_min_y, self.age_max_y, age_years),
-            (self.weight_min_kg, self.weight_max_kg, weight_kg),
-        )
-        for low, high, value in checks:
-            if low is None and high is None:
-                continue
-            if value is None or (low is not None and value < low) or (high is not None and value >= high):
-                return False
-        return True
-
-
-@dataclass(frozen=True)
-class DrlSet:
-    name: str
-    edition: str
-    source: str
-    levels: dict[str, DrlLevel]
-    bands: dict[str, tuple[DrlLevel, ...]] = field(default_factory=dict)
-
-    def level_for(
-        self, category: str, age_years: float | None = None, weight_kg: float | None = None
-    ) -> DrlLevel | None:
-        """The level of a study: the category's own row, else the band its age or weight falls in."""
-        if category in self.levels:
-            return self.levels[category]
-        return next((b for b in self.bands.get(category, ()) if b.covers(age_years, weight_kg)), None)
-
-    def knows(self, category: str) -> bool:
-        return category in self.levels or category in self.bands
-
-
-def _data_rows(path: Path) -> list[dict[str, str]]:
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    return list(csv.DictReader(line for line in lines if line.strip() and not line.startswith("#")))
-
-
-def _optional_float(text: str | None) -> float | None:
-    text = (text or "").strip()
-    return float(text) if text else None
-
-
-def load_drl_csv(path: Path, default_name: str | None = None) -> DrlSet:
-    """Load a DRL set from a CSV (national sets here, or a site's local DRLs).
-
-    Parameters
-    ----------
-    path
-        CSV with columns ``category, ctdivol_mgy, dlp_mgycm`` and optionally ``drl_set, edition, source,
-        examination``; ``#`` lines are comments.
-    default_name
-        Set name when the file has no ``drl_set`` column (default: the file stem).
-
-    Returns
-    -------
-    DrlSet
-
-    Raises
-    ------
-    FactorSetError
-        When the file is missing, empty or a row is malformed.
-    """
-    if not path.is_file():
-        raise FactorSetError(f"DRL file not found: {path}")
-    if re.search(r"^#\s*template:\s*true", path.read_text(encoding="utf-8-sig"), re.MULTILINE):
-        raise FactorSetError(
-            f"{path.name}: a template without published values (see its header); fill it in and load it "
-            "as the site's local DRL file"
-        )
-    levels: dict[str, DrlLevel] = {}
-    bands: dict[str, list[DrlLevel]] = defaultdict(list)
-    name = default_name or path.stem
-    editions: set[str] = set()
-    sources: set[str] = set()
-    for number, row in enumerate(_data_rows(path), start=1):
-        try:
-            category = row["category"].strip()
-            level = DrlLevel(
-                category=category,
-                examination=(row.get("examination") or category).strip(),
-                ctdivol_mgy=_optional_float(row.get("ctdivol_mgy")),
-                dlp_mgycm=_optional_float(row.get("dlp_mgycm")),
-                dap_gycm2=_optional_float(row.get("dap_gycm2")),
-                age_min_y=_optional_float(row.get("age_min_y")),
-                age_max_y=_optional_float(row.get("age_max_y")),
-                weight_min_kg=_optional_float(row.get("weight_min_kg")),
-                weight_max_kg=_optional_float(row.get("weight_max_kg")),
-            )
-        except (KeyError, ValueError, AttributeError) as exc:
-            raise FactorSetError(f"{path.name} data row {number}: {exc}") from exc
-        if not category:
-            raise FactorSetError(f"{path.name} data row {number}: empty category")
-        if level.banded:
-            bands[category].append(level)
-        else:
-            levels[category] = level
-        name = (row.get("drl_set") or name).strip()
-        editions.add((row.get("edition") or "local").strip())
-        sources.add((row.get("source") or f"local file {path.name}").strip())
-    if not levels and not bands:
-        raise FactorSetError(f"{path.name}: no DRL rows")
-    return DrlSet(
-        name=name,
-        edition="; ".join(sorted(editions)),
-        source="; ".join(sorted(sources)),
-        levels=levels,
-        bands={category: tuple(rows) for category, rows in bands.items()},
-    )
-
-
-@cache
-def load_drl_set(name: str) -> DrlSet:
-    """A DRL set shipped in ``drl_sets/`` (``uk_2022``, ``ireland_2012``, ...; ``available_sets()``).
-
-    Raises
-    ------
-    FactorSetError
-        When no such set exists.
-    """
-    if not re.fullmatch(r"[a-z0-9_]+", name) or not (DRL_DIR / f"{name}.csv").is_file():
-        available = ", ".join(available_sets())
-        raise FactorSetError(f"DRL set {name!r} not found; available: {available}")
-    return load_drl_csv(DRL_DIR / f"{name}.csv", name)
-
-
-def available_sets() -> list[str]:
-    """The names of the shipped sets, templates included (loading a template says it is one)."""
-    return sorted(p.stem for p in DRL_DIR.glob("*.csv"))
-
-
-def normalise_name(text: str) -> str:
-    """Lower case, every run of non-alphanumerics -> one space (how mapping names are compared)."""
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
 @dataclass(frozen=True)
@@ -211,7 +69,7 @@ class DrlMapping:
         if not path.is_file():
             raise FactorSetError(f"DRL mapping file not found: {path}")
         mapping: dict[str, str] = {}
-        for number, row in enumerate(_data_rows(path), start=1):
+        for number, row in enumerate(data_rows(path), start=1):
             if "name" not in row or "category" not in row:
                 raise FactorSetError(f"{path.name} data row {number}: needs columns name,category")
             mapping[normalise_name(row["name"])] = row["category"].strip()
@@ -286,6 +144,10 @@ class DrlAudit:
     groups: list[DrlAuditGroup]
     unmapped_names: dict[str, int] = field(default_factory=dict)
     categories_without_level: dict[str, int] = field(default_factory=dict)
+    # (category, reason) -> studies of a banded category placed in no band (also in the count above)
+    band_misses: dict[tuple[str, str], int] = field(default_factory=dict)
+    # dicom-lake category -> studies the set's own mapping does not place (EUCLID: not an indication)
+    not_in_set_mapping: dict[str, int] = field(default_factory=dict)
 
 
 def _median(values: list[float]) -> float | None:
@@ -301,7 +163,9 @@ def _exceeds(value: float | None, level: float | None) -> bool | None:
 def audit(studies: Iterable[AuditStudy], drl_set: DrlSet, period: str = "month") -> DrlAudit:
     """Medians per (category, device, period) against a DRL set, exceeding examinations listed.
 
-    A banded set (by age or weight) is audited per band: the group's category is ``category:band``.
+    A banded set (by age or weight) is audited per band: the group's category is ``category:band``;
+    a study placed in no band is counted in ``band_misses`` with the reason. A set with its own category
+    mapping audits a study under the set's category the mapping gives, or counts it as not placed.
 
     Raises
     ------
@@ -314,15 +178,24 @@ def audit(studies: Iterable[AuditStudy], drl_set: DrlSet, period: str = "month")
     level_of: dict[str, DrlLevel] = {}
     unmapped: dict[str, int] = defaultdict(int)
     without_level: dict[str, int] = defaultdict(int)
+    band_misses: dict[tuple[str, str], int] = defaultdict(int)
+    not_placed: dict[str, int] = defaultdict(int)
     for study in studies:
-        if study.category is None:
-            unmapped[study.exam_name or "(no name)"] += 1
+        category = drl_set.category_of(study.category, study.exam_name)
+        if category is None:
+            if study.category is None:
+                unmapped[study.exam_name or "(no name)"] += 1
+            else:
+                not_placed[study.category] += 1
             continue
-        level = drl_set.level_for(study.category, study.age_years, study.weight_kg)
+        level = drl_set.level_for(category, study.age_years, study.weight_kg)
         if level is None:
-            without_level[study.category] += 1
+            without_level[category] += 1
+            reason = drl_set.band_miss(category, study.age_years, study.weight_kg)
+            if reason is not None:
+                band_misses[(category, reason)] += 1
             continue
-        key = f"{study.category}:{level.examination}" if level.banded else study.category
+        key = f"{category}:{level.examination}" if level.banded else category
         level_of[key] = level
         grouped[(key, study.device, period_of(study.source_date, period))].append(study)
     groups: list[DrlAuditGroup] = []
@@ -355,7 +228,7 @@ def audit(studies: Iterable[AuditStudy], drl_set: DrlSet, period: str = "month")
                 exceeding_study_uids=exceeding,
             )
         )
-    return DrlAudit(drl_set, groups, dict(unmapped), dict(without_level))
+    return DrlAudit(drl_set, groups, dict(unmapped), dict(without_level), dict(band_misses), dict(not_placed))
 
 
 def medians_markdown(result: DrlAudit) -> str:
@@ -379,4 +252,21 @@ def medians_markdown(result: DrlAudit) -> str:
             f"{fmt(g.median_ctdivol_mgy, g.median_ctdivol_exceeds)} | {fmt(g.drl_ctdivol_mgy)} | "
             f"{fmt(g.median_dlp_mgycm, g.median_dlp_exceeds)} | {fmt(g.drl_dlp_mgycm)} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + not_audited_lines(result))
+
+
+def not_audited_lines(result: DrlAudit) -> list[str]:
+    """Markdown lines counting the studies the set could not place: no band, or not in its mapping."""
+    notes = [
+        f"- {category}: {n} stud{'y' if n == 1 else 'ies'} not audited, {reason}"
+        for (category, reason), n in sorted(result.band_misses.items())
+    ]
+    mapping = result.drl_set.category_mapping
+    if mapping is not None and result.not_in_set_mapping:
+        notes += [
+            f"- {category}: {n} stud{'y' if n == 1 else 'ies'} not audited, no unambiguous category of "
+            f"{result.drl_set.name}"
+            for category, n in sorted(result.not_in_set_mapping.items())
+        ]
+        notes.append(f"- categories mapped by: {mapping.source}")
+    return ["", "Not audited against this set:", *notes] if notes else []

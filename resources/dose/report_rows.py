@@ -65,6 +65,7 @@ def drl_audit_tables(
             dlp_mgycm=s.dlp_mgycm,
             device_label=s.device_label,
             age_years=s.patient_age_years,
+            weight_kg=s.patient_weight_kg,
         )
         for s in studies
         if is_source_date(s.source_date) and (banded or not _child(s.patient_age_years))
@@ -108,7 +109,8 @@ def drl_audit_tables(
     ]
     points: list[tuple[str, float, float | None]] = []
     for s in audit_studies:
-        level = drl_set.level_for(s.category, s.age_years, s.weight_kg) if s.category else None
+        category = drl_set.category_of(s.category, s.exam_name)
+        level = drl_set.level_for(category, s.age_years, s.weight_kg) if category else None
         if level is not None and s.dlp_mgycm is not None:
             points.append((level.examination, s.dlp_mgycm, level.dlp_mgycm))
     return DrlAuditTables(

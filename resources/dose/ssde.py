@@ -12,17 +12,22 @@ on (16 or 32 cm; ``ssde/aapm204_fit.csv``) and D the patient's size in cm. The s
     The Water Equivalent Diameter (DCM 113980) the dose report itself gives.
 ``ap_lat_aapm204``
     Effective diameter sqrt(AP x LAT) from the patient's AP and lateral dimensions (Report 204), e.g.
-    measured on the localiser.
+    measured on the localiser, where the caller has them.
+``age_table_aapm204``
+    Effective diameter from the patient's age by Report 204's age table (its Table 3, DICOM CID 10023
+    code 113937), for body (trunk) examinations only: the table describes the trunk.
 
-An SSDE the dose report carries (DCM 113930) is kept as it is, method ``rdsr``. Report 204 also gives
-an effective diameter by age (its Table 3); that table is not shipped here (its values could not be
-verified), so a study with no image, no size and no reported SSDE gets no SSDE, with the reason.
+An SSDE the dose report carries (DCM 113930) is kept as it is, method ``rdsr``. The age table is read
+from ``ssde/aapm204_age_table.csv``; dicom-lake ships it as a template without values, because Report
+204's Table 3 could not be read and verified here (see the file's header). Until a site fills it in,
+the age fallback gives no number, and the event's reason says why.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,6 +38,15 @@ import numpy.typing as npt
 from resources.dose.errors import FactorSetError
 
 FIT_FILE = Path(__file__).with_name("ssde") / "aapm204_fit.csv"
+AGE_TABLE_FILE = Path(__file__).with_name("ssde") / "aapm204_age_table.csv"
+# How each method is shown to a person (asset metadata, report): the code is what the warehouse keeps.
+METHOD_LABELS = {
+    "rdsr": "dose report SSDE",
+    "image_dw_aapm220": "image Dw",
+    "rdsr_dw_aapm204": "dose report Dw",
+    "ap_lat_aapm204": "AP/LAT",
+    "age_table_aapm204": "age table",
+}
 # Air is about -1000 HU, fat about -100 HU: half-way keeps lung inside the outline and air outside.
 PATIENT_THRESHOLD_HU = -500.0
 PHANTOM_CM = {"head_16cm": 16, "body_32cm": 32}  # resources.dose.codes.Phantom values
@@ -86,6 +100,51 @@ def conversion_factor(diameter_cm: float, phantom_cm: int) -> float:
 def effective_diameter_mm(ap_mm: float, lateral_mm: float) -> float:
     """Report 204's effective diameter from AP and lateral dimensions: sqrt(AP x LAT)."""
     return math.sqrt(ap_mm * lateral_mm)
+
+
+@dataclass(frozen=True)
+class AgeTable:
+    """Report 204's effective diameter by age: (age in years, diameter in mm) rows, ages ascending."""
+
+    rows: tuple[tuple[float, float], ...]
+    source: str
+
+    def diameter_mm(self, age_years: float) -> float | None:
+        """The diameter at an age, linear between rows; None outside the table (never extrapolated)."""
+        ages = [age for age, _ in self.rows]
+        if not self.rows or age_years < ages[0] or age_years > ages[-1]:
+            return None
+        return float(np.interp(age_years, ages, [diameter for _, diameter in self.rows]))
+
+
+def load_age_table(path: Path = AGE_TABLE_FILE) -> tuple[AgeTable | None, str | None]:
+    """The age table, or (None, why there is none) for a template without values.
+
+    Raises
+    ------
+    FactorSetError
+        When the file is missing or a row is malformed (ages not ascending, a diameter not positive).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FactorSetError(f"{path.name}: {exc}") from exc
+    if re.search(r"^#\s*template:\s*true", text, re.MULTILINE):
+        return None, f"AAPM 204 age table not available ({path.name} is a template without values)"
+    source = next((m.group(1).strip() for m in re.finditer(r"^#\s*source:(.*)$", text, re.M)), "")
+    rows: list[tuple[float, float]] = []
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    for number, row in enumerate(csv.DictReader(lines), start=1):
+        try:
+            age, diameter = float(row["age_years"]), float(row["effective_diameter_cm"]) * 10.0
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FactorSetError(f"{path.name} data row {number}: {exc}") from exc
+        if diameter <= 0 or (rows and age <= rows[-1][0]):
+            raise FactorSetError(f"{path.name} data row {number}: ages ascending, diameters positive")
+        rows.append((age, diameter))
+    if not rows or not source:
+        raise FactorSetError(f"{path.name}: needs a '# source:' line and at least one row")
+    return AgeTable(tuple(rows), source), None
 
 
 def water_equivalent_diameter_mm(

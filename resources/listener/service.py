@@ -8,6 +8,7 @@ senders are served by several interpreters instead of one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import signal
@@ -37,6 +38,9 @@ class ListenerPlan:
     quarantine_root: Path
     base_dir: Path
     reuse_port: bool = False
+    # With several sources: the source this listener's forwards come from; its name is added to the
+    # partition key of every instance (resources/partition_keys.py). None: keys are study dates.
+    partition_source: str | None = None
 
     @property
     def fsync(self) -> bool:
@@ -89,6 +93,7 @@ def serve(plan: ListenerPlan, stop: threading.Event, ready: threading.Event | No
         reuse_port=plan.reuse_port,
         ssl_context=tls_context(plan.settings, plan.base_dir),
         status_file=status_folder(plan.spool_root) / f"{multiprocessing.current_process().pid}.json",
+        partition_source=plan.partition_source,
     )
     listener.start()
     health: HealthServer | None = None
@@ -144,12 +149,8 @@ def run_listener(plan: ListenerPlan, *, workers: int = 1, stop: threading.Event 
         return 0
 
     reserved, port = reserve_shared_port(plan.settings.bind_address, plan.settings.port)
-    shared = ListenerPlan(
-        settings=plan.settings.model_copy(update={"port": port}),
-        spool_root=plan.spool_root,
-        quarantine_root=plan.quarantine_root,
-        base_dir=plan.base_dir,
-        reuse_port=True,
+    shared = dataclasses.replace(
+        plan, settings=plan.settings.model_copy(update={"port": port}), reuse_port=True
     )
     context = multiprocessing.get_context("spawn")
     processes = [

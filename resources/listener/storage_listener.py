@@ -32,7 +32,7 @@ import os
 import ssl
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from resources.listener.errors import ListenerConfigError
 from resources.listener.pynetdicom_engine import PynetdicomEngine
 from resources.listener.receive_writer import SOURCE, ReceiveWriter
 from resources.listener.storage_contexts import storage_contexts
+from resources.partition_keys import qualify
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings
 from resources.spool.errors import SpoolWriteError, UnreadableInstanceError
@@ -100,6 +101,9 @@ class StorageListener:
         Bind with ``SO_REUSEPORT`` so several listener processes can share the port.
     ssl_context
         TLS context (see :func:`resources.listener.tls.tls_context`); None = plain TCP.
+    partition_source
+        With several sources, the source whose forwards arrive here: its name qualifies each
+        instance's study-date partition key (``2026-11-09|east``). None: the key is the date.
     status_file
         If given, a JSON heartbeat (pid, port, counters) rewritten every few seconds while serving:
         ``dicom-lake health`` reads it.
@@ -120,6 +124,7 @@ class StorageListener:
         ssl_context: ssl.SSLContext | None = None,
         status_file: Path | None = None,
         heartbeat_s: float = 5.0,
+        partition_source: str | None = None,
     ) -> None:
         if not settings.allowed_calling_ae_titles:
             raise ListenerConfigError(
@@ -133,6 +138,7 @@ class StorageListener:
         self.ssl_context = ssl_context
         self.status_file = status_file
         self.heartbeat_s = heartbeat_s
+        self.partition_source = partition_source
         if settings.engine not in ENGINES:
             raise ListenerConfigError(
                 f"unknown listener engine {settings.engine!r} (one of {', '.join(ENGINES)})"
@@ -324,6 +330,8 @@ class StorageListener:
             if not self._quarantine(encoded, sop_instance_uid, reason, UNDATED_PARTITION):
                 return StoreStatus.OUT_OF_RESOURCES
             return StoreStatus.SUCCESS
+        if self.partition_source is not None:
+            header = replace(header, partition_key=qualify(header.partition_key, self.partition_source))
         try:
             self.writer.store(encoded, sop_instance_uid, sop_class_uid, calling_ae, header)
         except SpoolWriteError as exc:

@@ -15,14 +15,15 @@ from resources.pacs.study_index import (
     partition_date_to_dicom,
     read_partition_index,
 )
-from resources.site_config import SiteConfig
+from resources.site_config import PacsSettings, SiteConfig
 from resources.site_resource import SiteConfigResource
 from resources.spool import SpoolStore
 
 
-def retrieval_options(config: SiteConfig) -> RetrievalOptions:
-    """The retrieval settings of a site file as engine options."""
-    pacs, retrieval = config.pacs, config.retrieval
+def retrieval_options(config: SiteConfig, partition_key: str | None = None) -> RetrievalOptions:
+    """The retrieval settings of the partition's source (with one source: the site's) as engine options."""
+    source = config.source_for(partition_key)
+    pacs, retrieval = source.pacs, source.retrieval
     return RetrievalOptions(
         policy=retrieval.policy,
         method=pacs.retrieve_method,
@@ -42,6 +43,9 @@ def retrieval_options(config: SiteConfig) -> RetrievalOptions:
 class PacsResource(dg.ConfigurableResource):
     """Query and retrieve against the site's PACS; everything comes from the site file.
 
+    With several sources, each partition key names its source (``2026-11-09|east``) and that source's
+    PACS, limits and storage SCP are used; ``source`` picks one for the calls that take no partition.
+
     Public API: :meth:`echo`, :meth:`find_studies`, :meth:`index_partition`,
     :meth:`retrieve_partition`, :meth:`spool`.
     """
@@ -51,22 +55,28 @@ class PacsResource(dg.ConfigurableResource):
     def config(self) -> SiteConfig:
         return self.site.load()
 
-    def peer(self) -> PeerAddress:
-        return peer_from_settings(self.config().pacs)
+    def pacs_settings(self, partition_key: str | None = None, source: str | None = None) -> PacsSettings:
+        config = self.config()
+        if partition_key is not None:
+            return config.source_for(partition_key).pacs
+        return config.source_named(source).pacs
 
-    def network(self) -> NetworkOptions:
-        return NetworkOptions.from_settings(self.config().pacs)
+    def peer(self, partition_key: str | None = None, source: str | None = None) -> PeerAddress:
+        return peer_from_settings(self.pacs_settings(partition_key, source))
+
+    def network(self, partition_key: str | None = None, source: str | None = None) -> NetworkOptions:
+        return NetworkOptions.from_settings(self.pacs_settings(partition_key, source))
 
     def spool(self) -> SpoolStore:
         return SpoolStore(self.config().paths.spool)
 
-    def echo(self) -> float:
+    def echo(self, source: str | None = None) -> float:
         """C-ECHO round trip in seconds (raises :class:`PacsError` subclasses on failure)."""
-        return echo(self.peer(), self.network())
+        return echo(self.peer(source=source), self.network(source=source))
 
-    def find_studies(self, study_date: str) -> list[StudyRow]:
+    def find_studies(self, study_date: str, source: str | None = None) -> list[StudyRow]:
         """STUDY-level C-FIND for one ISO date (``YYYY-MM-DD``)."""
-        with PacsQuerier(self.peer(), self.network()) as querier:
+        with PacsQuerier(self.peer(source=source), self.network(source=source)) as querier:
             return querier.find_studies(study_date=partition_date_to_dicom(study_date))
 
     def index_partition(self, partition_key: str) -> IndexSummary:
@@ -76,7 +86,7 @@ class PacsResource(dg.ConfigurableResource):
         cohort = None
         if selection.mode == "cohort" and selection.cohort_csv is not None:
             cohort = read_cohort_csv(config.resolve_path(selection.cohort_csv), selection.cohort_key)
-        with PacsQuerier(self.peer(), self.network()) as querier:
+        with PacsQuerier(self.peer(partition_key), self.network(partition_key)) as querier:
             return index_partition(
                 querier,
                 self.spool(),
@@ -92,6 +102,10 @@ class PacsResource(dg.ConfigurableResource):
         spool = self.spool()
         studies = read_partition_index(spool, partition_key)
         retriever = PartitionRetriever(
-            self.peer(), self.network(), retrieval_options(config), spool, partition_key
+            self.peer(partition_key),
+            self.network(partition_key),
+            retrieval_options(config, partition_key),
+            spool,
+            partition_key,
         )
         return retriever.retrieve(studies)

@@ -7,7 +7,6 @@ the dose reports without asking again.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from resources.pacs.find_results import SeriesRow, StudyIndex, StudyRow
 from resources.pacs.query import PacsQuerier
 from resources.pacs.selection import StudySelector, classify_series
+from resources.partition_keys import parse as parse_partition_key
 from resources.spool.pacs_index import IndexedStudy, PacsSeriesEntry, PacsStudyEntry
 from resources.spool.store import SpoolStore
 
@@ -36,14 +36,14 @@ class IndexSummary:
 
 
 def partition_date_to_dicom(partition_key: str) -> str:
-    """``2026-11-09`` -> ``20261109``.
+    """``2026-11-09`` (or ``2026-11-09|east``, a source's partition) -> ``20261109``.
 
     Raises
     ------
-    ValueError
-        If the partition key is not an ISO date.
+    PartitionKeyError
+        If the partition key does not start with an ISO date.
     """
-    return dt.date.fromisoformat(partition_key).strftime("%Y%m%d")
+    return parse_partition_key(partition_key).day.strftime("%Y%m%d")
 
 
 def find_partition_studies(

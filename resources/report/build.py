@@ -107,7 +107,7 @@ def build_header(
     n_studies, n_partitions = connection.execute(
         sa.text(
             "SELECT COUNT(*), COUNT(DISTINCT partition_key) FROM study "
-            "WHERE partition_key BETWEEN :start AND :end"
+            "WHERE partition_key >= :start AND partition_key < :after"
         ),
         params,
     ).one()
@@ -116,12 +116,13 @@ def build_header(
         factor_sets = _distinct(
             connection,
             "SELECT DISTINCT factor_set, factor_set_edition FROM effective_dose "
-            "WHERE partition_key BETWEEN :start AND :end",
+            "WHERE partition_key >= :start AND partition_key < :after",
             params,
         )
     deid = _distinct(
         connection,
-        "SELECT DISTINCT deid_profile_version FROM study WHERE partition_key BETWEEN :start AND :end",
+        "SELECT DISTINCT deid_profile_version FROM study "
+        "WHERE partition_key >= :start AND partition_key < :after",
         params,
     )
     return ReportHeader(
@@ -140,13 +141,16 @@ def build_header(
 
 def _period_or_fail(connection: sa.Connection, request: ReportRequest, shown: str) -> None:
     count = connection.execute(
-        sa.text("SELECT COUNT(*) FROM study WHERE partition_key BETWEEN :start AND :end"),
+        sa.text("SELECT COUNT(*) FROM study WHERE partition_key >= :start AND partition_key < :after"),
         partition_params(request.start, request.end),
     ).scalar_one()
     if count:
         return
     low, high = connection.execute(
-        sa.text("SELECT MIN(partition_key), MAX(partition_key) FROM study WHERE partition_key <> 'all'")
+        sa.text(
+            "SELECT MIN(SUBSTR(partition_key, 1, 10)), MAX(SUBSTR(partition_key, 1, 10)) FROM study "
+            "WHERE partition_key <> 'all'"
+        )
     ).one()
     held = f"it holds {low} to {high}" if low else "it holds no curated study at all"
     raise EmptyPeriodError(

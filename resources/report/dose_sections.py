@@ -22,7 +22,7 @@ from resources.report.sql import band_labels, band_sql, in_clause, partition_par
 
 EFFECTIVE_DOSE_EDGES_MSV = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 MAX_LISTED = 25
-IN_PERIOD = "partition_key BETWEEN :start AND :end"
+IN_PERIOD = "partition_key >= :start AND partition_key < :after"
 
 DRL_EXPLANATION = (
     "Diagnostic reference levels apply to the median of a sample of typical patients, per examination "
@@ -260,7 +260,8 @@ def effective_dose_section(connection: sa.Connection, context: DoseContext, tabl
             "FROM study_effective_dose sed JOIN study_dose sd "
             "ON sd.study_instance_uid = sed.study_instance_uid "
             "AND sd.partition_key = sed.partition_key "
-            "WHERE sed.partition_key BETWEEN :start AND :end AND sed.factor_set = :factor_set",
+            "WHERE sed.partition_key >= :start AND sed.partition_key < :after "
+            "AND sed.factor_set = :factor_set",
             ["exam"],
             params,
         )

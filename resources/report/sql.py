@@ -23,9 +23,13 @@ SUMMARY_COLUMNS = ("n", "min", "q1", "median", "q3", "max", "mean")
 
 
 def partition_params(start: dt.date, end: dt.date) -> dict[str, str]:
-    """Bind values for ``partition_key BETWEEN :start AND :end`` (ISO dates compare as text; the
-    whole-warehouse key ``all`` sorts after every date and so never matches)."""
-    return {"start": start.isoformat(), "end": end.isoformat()}
+    """Bind values for ``partition_key >= :start AND partition_key < :after``.
+
+    ISO dates compare as text, in every collation. ``after`` is the day after the end, exclusive: a
+    source's key ``2026-11-30|east`` (resources/partition_keys.py) sorts after ``2026-11-30`` and before
+    ``2026-12-01``. The whole-warehouse key ``all`` sorts after every date and so never matches.
+    """
+    return {"start": start.isoformat(), "after": (end + dt.timedelta(days=1)).isoformat()}
 
 
 def _names(names: Sequence[str]) -> list[str]:

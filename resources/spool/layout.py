@@ -1,6 +1,7 @@
 """Where the spool puts a file: ``<root>/<partition key>/<study UID>/<SOP Instance UID>.dcm``.
 
-The partition key is the study date as ``YYYY-MM-DD``; UIDs become folder and file names only when
+The partition key is the study date as ``YYYY-MM-DD`` (``YYYY-MM-DD@<source>`` as a folder with
+several sources, :mod:`resources.partition_keys`); UIDs become folder and file names only when
 they are plain UIDs, so a broken sender cannot make a path escape the spool folder.
 """
 
@@ -10,6 +11,8 @@ import datetime as dt
 import hashlib
 import re
 from pathlib import Path
+
+from resources.partition_keys import folder_name
 
 _PLAIN_UID = re.compile(r"[0-9.]{1,64}")
 
@@ -39,4 +42,4 @@ def instance_path(root: str, partition_key: str, study_uid: str, sop_instance_ui
     """The spool file of one instance under the spool folder ``root`` (given as text)."""
     # One string, one Path: this runs for every received instance, and pathlib's "/" parses anew.
     study, sop = safe_path_component(study_uid), safe_path_component(sop_instance_uid)
-    return Path(f"{root}/{partition_key}/{study}/{sop}.dcm")
+    return Path(f"{root}/{folder_name(partition_key)}/{study}/{sop}.dcm")

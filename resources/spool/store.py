@@ -33,6 +33,7 @@ from resources.spool.instance_index import ResendSummary, StudyArrival
 from resources.spool.layout import instance_path
 from resources.spool.pacs_index import IndexedStudy, PacsSeriesEntry, PacsStudyEntry
 from resources.spool.records import SpoolRecord, utc_now
+from resources.spool.source_adoption import adopt_date_keys
 
 
 class SpoolStore:
@@ -51,6 +52,10 @@ class SpoolStore:
     def close(self) -> None:
         """Close this thread's connection to the index (the next call opens a new one)."""
         self._index.close()
+
+    def adopt_date_keys(self, source: str, *, dry_run: bool = False) -> dict[str, int]:
+        """Make the date-only partitions ``source``'s (resources/spool/source_adoption.py)."""
+        return adopt_date_keys(self._index, self.root, source, dry_run=dry_run)
 
     # -- files ----------------------------------------------------------------------------------------
     def path_for(self, partition_key: str, study_uid: str, sop_instance_uid: str) -> Path:

@@ -58,7 +58,8 @@ class CtDoseEvent(LineageColumns, table=True):
     dose_check_notification: bool = False
     link_method: str | None = Field(default=None, max_length=32)
     flags: str = Field(default="", max_length=512)
-    # rdsr | image_dw_aapm220 | rdsr_dw_aapm204 | ap_lat_aapm204 (resources.dose.ssde); None: no SSDE
+    # rdsr | image_dw_aapm220 | rdsr_dw_aapm204 | ap_lat_aapm204 | age_table_aapm204 (resources.dose.ssde);
+    # None: no SSDE
     ssde_method: str | None = Field(default=None, max_length=32)
 
 

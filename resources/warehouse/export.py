@@ -72,7 +72,9 @@ def export_tables(
         table = metadata.tables[name]
         columns = [c for c in table.columns if with_lineage or c.name not in INTERNAL_LINEAGE_COLUMNS]
         query = sa.select(*columns).where(
-            table.c.partition_key >= start.isoformat(), table.c.partition_key <= end.isoformat()
+            # The day after the end, exclusive: a source's key (2026-11-30|east) sorts after its date.
+            table.c.partition_key >= start.isoformat(),
+            table.c.partition_key < (end + dt.timedelta(days=1)).isoformat(),
         )
         order = [c for c in table.primary_key.columns if c.name != "partition_key"]
         query = query.order_by(*(order or [table.c.partition_key]))

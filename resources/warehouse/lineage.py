@@ -9,6 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 CODE_VERSION = "0.1.0"
+# ``2026-11-09`` or, with several sources, ``2026-11-09|<source of up to 24 characters>``
+# (resources/partition_keys.py); room to spare. Revision 0008 widened it from 10.
+PARTITION_KEY_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class Lineage:
 class LineageColumns(SQLModel):
     """Mixin for warehouse tables (``class Study(LineageColumns, table=True)``)."""
 
-    partition_key: str = Field(index=True, max_length=10)
+    partition_key: str = Field(index=True, max_length=PARTITION_KEY_LENGTH)
     run_id: str = Field(max_length=64)
     code_version: str = Field(max_length=32)
     # Text: the version names every option and site choice in force, and none of it may be cut.

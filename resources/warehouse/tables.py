@@ -19,7 +19,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from resources.warehouse.lineage import LineageColumns
+from resources.warehouse.lineage import PARTITION_KEY_LENGTH, LineageColumns
 
 
 class Patient(LineageColumns, table=True):
@@ -28,7 +28,7 @@ class Patient(LineageColumns, table=True):
     __tablename__ = "patient"
 
     patient_pseudonym: str = Field(primary_key=True, max_length=64)
-    partition_key: str = Field(primary_key=True, index=True, max_length=10)
+    partition_key: str = Field(primary_key=True, index=True, max_length=PARTITION_KEY_LENGTH)
     sex: str | None = Field(default=None, max_length=1)
     age_band: str | None = Field(default=None, max_length=8)
 
@@ -49,6 +49,9 @@ class Study(LineageColumns, table=True):
     body_region_evidence: str | None = Field(default=None, max_length=255)
     patient_age_years: float | None = None
     age_source: str | None = Field(default=None, max_length=16)  # patient_age | dates
+    # Patient's Weight (0010,1030) in kg as de-identified (kept under Retain Patient Characteristics),
+    # for weight-banded reference levels (RP 185); None when absent or entered as 0. Revision 0009.
+    patient_weight_kg: float | None = None
     n_series: int = 0
     n_instances: int = 0
 
@@ -100,7 +103,7 @@ class Device(LineageColumns, table=True):
     __tablename__ = "device"
 
     device_key: str = Field(primary_key=True, max_length=64)
-    partition_key: str = Field(primary_key=True, index=True, max_length=10)
+    partition_key: str = Field(primary_key=True, index=True, max_length=PARTITION_KEY_LENGTH)
     manufacturer: str | None = Field(default=None, max_length=64)
     model_name: str | None = Field(default=None, max_length=64)
     station_name: str | None = Field(default=None, max_length=16)

@@ -78,9 +78,11 @@ def test_rp185_paediatric_bands_match_the_source() -> None:
     chest = rp185.level_for("chest", age_years=8.0, weight_kg=20.0)
     assert chest is not None and (chest.ctdivol_mgy, chest.dlp_mgycm) == (2.7, 70)
     assert rp185.level_for("chest", age_years=8.0, weight_kg=None) is None  # no weight, no weight band
-    smallest = rp185.level_for("abdomen_pelvis", weight_kg=3.0)
+    smallest = rp185.level_for("abdomen_pelvis", age_years=0.1, weight_kg=3.0)
     assert smallest is not None and smallest.ctdivol_mgy is None and smallest.dlp_mgycm == 45
-    assert rp185.level_for("abdomen_pelvis", weight_kg=60.0).dlp_mgycm == 480  # type: ignore[union-attr]
+    assert rp185.level_for("abdomen_pelvis", 12.0, 60.0).dlp_mgycm == 480  # type: ignore[union-attr]
+    # The body bands are paediatric: an adult of a band's weight is in none of them (dicom-lake's limit).
+    assert rp185.level_for("abdomen_pelvis", age_years=40.0, weight_kg=60.0) is None
 
 
 def test_rp185_audit_groups_by_band() -> None:

@@ -30,7 +30,7 @@ HEADER_SOURCE = f"""
     SELECT 'image_header' AS source, sop_instance_uid AS exposure_uid, {view_sql("view_position")} AS view,
            {SYSTEM_SQL} AS system, COALESCE(institution_canonical, institution_name) AS site,
            operator_key AS operator,
-           partition_key AS study_date, body_part_thickness_mm AS thickness_mm,
+           SUBSTR(partition_key, 1, 10) AS study_date, body_part_thickness_mm AS thickness_mm,
            compression_force_n AS force_n, compression_pressure_kpa AS pressure_kpa,
            organ_dose_mgy AS agd_mgy, mgd_mgy, CASE WHEN is_tomosynthesis THEN 0 ELSE 1 END AS is_2d
     FROM header_exposure
@@ -46,7 +46,7 @@ RDSR_SOURCE = f"""
            COALESCE(e.irradiation_event_uid, e.sr_sop_instance_uid) AS exposure_uid,
            {view_sql("e.view")} AS view, COALESCE(c.device, '?') AS system,
            CAST(NULL AS TEXT) AS site, CAST(NULL AS TEXT) AS operator,
-           e.partition_key AS study_date, e.compression_thickness_mm AS thickness_mm,
+           SUBSTR(e.partition_key, 1, 10) AS study_date, e.compression_thickness_mm AS thickness_mm,
            e.compression_force_n AS force_n, e.compression_pressure_kpa AS pressure_kpa,
            e.average_glandular_dose_mgy AS agd_mgy, CAST(NULL AS FLOAT) AS mgd_mgy,
            CASE WHEN e.event_type = 'rotational_acquisition' THEN 0 ELSE 1 END AS is_2d
