@@ -26,6 +26,7 @@ from orchestration.freshness import report_freshness
 from orchestration.jobs import prospective_processing_job
 from resources.errors import DicomLakeError
 from resources.listener.arrivals import scan_arrivals
+from resources.site_config import SiteConfig
 from resources.site_resource import SiteConfigResource
 from resources.spool.store import SpoolStore
 
@@ -109,6 +110,13 @@ def _run_request(
     )
 
 
+def _quiet_period_s(config: SiteConfig) -> float:
+    """How long a study must be quiet to count as settled: with several sources' listeners the
+    longest of their quiet periods (one spool holds every listener's arrivals)."""
+    listeners = [s.listener for s in config.sources if s.listener is not None] or [config.listener]
+    return max(listener.quiet_period_s for listener in listeners)
+
+
 def evaluate_arrivals(
     context: dg.SensorEvaluationContext, site: SiteConfigResource, now: dt.datetime | None = None
 ) -> dg.SensorResult:
@@ -155,7 +163,7 @@ def evaluate_arrivals(
     # 2. New arrivals that have settled.
     spool = SpoolStore(config.paths.spool)
     try:
-        settled_before = (now - dt.timedelta(seconds=config.listener.quiet_period_s)).isoformat(
+        settled_before = (now - dt.timedelta(seconds=_quiet_period_s(config))).isoformat(
             timespec="microseconds"
         )
         scan = scan_arrivals(spool, after=cursor.watermark, settled_before=settled_before)

@@ -88,6 +88,7 @@ def index_partition(
     # Some archives match a date loosely; keep only the partition's own date.
     studies = [s for s in studies if (s.study_date or date) == date]
     summary.studies_found = len(studies)
+    studies = _not_held_by_another_source(spool, partition_key, studies, summary)
     study_entries: list[PacsStudyEntry] = []
     series_entries: list[PacsSeriesEntry] = []
     for study in studies:
@@ -143,6 +144,38 @@ def index_partition(
         summary.series,
     )
     return summary
+
+
+HELD_BY_ANOTHER_SOURCE = "indexed already from another source on this date"
+
+
+def _not_held_by_another_source(
+    spool: SpoolStore, partition_key: str, studies: list[StudyRow], summary: IndexSummary
+) -> list[StudyRow]:
+    """Leave out studies that another source's partition of the same date holds already.
+
+    A study replicated in two archives is pulled once, from the source that indexed it first: the
+    spool, the research store and the warehouse keep one copy per Study Instance UID, and a second
+    copy would move it between partitions or collide in the curated tables. Counted as a skip reason.
+    """
+    here = parse_partition_key(partition_key)
+    if here.source is None:
+        return studies
+    held = {
+        uid
+        for uid, key in spool.pacs_study_partitions([s.study_uid for s in studies]).items()
+        if key != partition_key
+        and (other := parse_partition_key(key)).day == here.day
+        and other.source != here.source
+    }
+    if held:
+        summary.skipped_reasons[HELD_BY_ANOTHER_SOURCE] = len(held)
+        log.info(
+            "partition %s: %d studies held by another source's partition, not indexed",
+            partition_key,
+            len(held),
+        )
+    return [s for s in studies if s.study_uid not in held]
 
 
 def _classify_for_index(

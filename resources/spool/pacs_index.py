@@ -144,6 +144,20 @@ def study_count(index: SpoolIndexDatabase, partition_keys: Sequence[str]) -> int
     return int(row[0])
 
 
+def study_partitions(index: SpoolIndexDatabase, study_uids: Sequence[str]) -> dict[str, str]:
+    """The partition each of these studies is indexed under, where it is."""
+    found: dict[str, str] = {}
+    con = index.connection()
+    for start in range(0, len(study_uids), 500):  # SQLite's bound-parameter limit
+        chunk = tuple(study_uids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = con.execute(
+            f"SELECT study_uid, partition_key FROM indexed_study WHERE study_uid IN ({marks})", chunk
+        )
+        found.update((row[0], row[1]) for row in rows)
+    return found
+
+
 def selected_studies(index: SpoolIndexDatabase, partition_key: str) -> list[IndexedStudy]:
     """The partition's selected studies (by study UID) with their series (by series number)."""
     # One transaction, so the series belong to the studies read even while a rerun replaces them.

@@ -244,6 +244,10 @@ class SpoolStore:
         return instance_index.study_arrivals(self._index, source=source, after=after)
 
     # -- what the PACS holds (indexed_study, indexed_series) ---------------------------------------------
+    def pacs_study_partitions(self, study_uids: Sequence[str]) -> dict[str, str]:
+        """The partition each of these studies is indexed under, where it is indexed at all."""
+        return pacs_index.study_partitions(self._index, study_uids)
+
     def record_pacs_studies(
         self, partition_key: str, studies: Sequence[PacsStudyEntry], series: Sequence[PacsSeriesEntry]
     ) -> None:
