@@ -3,17 +3,21 @@
 ``celery -A orchestration.celery_app worker`` would work too; ``dicom-lake worker`` adds the site file,
 the queues and the start-up checks. Before a step runs, the worker compares the data zones it sees
 with those the run recorded when it started (:mod:`resources.store_identity`): a worker on another
-store fails the step with one clear line instead of writing where nothing else reads.
+store fails the step with one clear line instead of writing where nothing else reads. A step task
+delivered twice runs once (:mod:`orchestration.step_lease`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from orchestration.executors import STORE_IDENTITY_TAG, current_celery_app
+from orchestration.step_lease import lease_database, step_lease, stored_success
 from resources.site_config import load_site_config
 from resources.store_identity import check_same_store, parse_identity_tag, read_store_identity
 
+logger = logging.getLogger(__name__)
 app = current_celery_app()
 
 
@@ -55,10 +59,25 @@ def execute_plan(self: Any, execute_step_args_packed: dict[str, Any], executable
     from dagster._serdes import unpack_value
 
     args = unpack_value(execute_step_args_packed, as_type=ExecuteStepArgs)
-    check_run_store(args.instance_ref, args.run_id)
-    # The inner task reports this worker's name in the step's engine event: give it our request.
-    _inner.push_request(hostname=self.request.hostname)
-    try:
-        return _inner.run(execute_step_args_packed, executable_dict)
-    finally:
-        _inner.pop_request()
+    task_id = self.request.id
+    with step_lease(lease_database(self.backend), task_id):
+        if lease_database(self.backend) is not None:
+            done, result = stored_success(self.backend, task_id)
+            if done:
+                # A copy of a task that ended while its acknowledgement was cut off (a broker
+                # restart): the step ran once; hand the orchestrator the same events again.
+                logger.info(
+                    "task %s already ran (step %s): its result returned", task_id, args.step_keys_to_execute
+                )
+                return result
+        check_run_store(args.instance_ref, args.run_id)
+        # The inner task reports this worker's name in the step's engine event: give it our request.
+        _inner.push_request(hostname=self.request.hostname)
+        try:
+            events = _inner.run(execute_step_args_packed, executable_dict)
+        finally:
+            _inner.pop_request()
+        if lease_database(self.backend) is not None:
+            # Stored before the lease is let go, so that a copy waiting for it finds the step done.
+            self.backend.store_result(task_id, events, "SUCCESS", request=self.request)
+        return events

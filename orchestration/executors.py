@@ -12,6 +12,13 @@ A worker killed mid-step must not lose the step: tasks are acknowledged only whe
 keeps waiting for the same task, and the pool slot it claimed stays claimed meanwhile. Every asset
 replaces its partition, so the second execution leaves nothing doubled.
 
+A broker restart loses nothing either: queues are durable and messages persistent (published with
+confirms and retried until the broker is back), each side reconnects, and step results are kept off
+the broker, in the instance database (celery's database backend) when the scale template's
+``DAGSTER_PG_*`` settings are present. A step whose acknowledgement the restart cut off is delivered
+again; the worker's step lease (:mod:`orchestration.step_lease`) makes the copy wait for the first
+execution and return its result instead of running the step twice.
+
 When a run starts, the orchestrating process records the identity of the data zones it sees (see
 :mod:`resources.store_identity`) as a run tag; a worker compares its own before it runs a step.
 """
@@ -19,9 +26,10 @@ When a run starts, the orchestrating process records the identity of the data zo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -45,6 +53,16 @@ STORE_IDENTITY_TAG = "dicom-lake/store-identity"
 PACS_POOL = "pacs"
 
 
+# How long a publisher waits for the broker: a restart takes seconds, a host reboot a minute or two.
+BROKER_OUTAGE_S = 180
+_OUTAGE_RETRIES = {
+    "max_retries": BROKER_OUTAGE_S // 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 2,
+}
+
+
 class ExecutorSettingError(ConfigurationError):
     """``$DICOM_LAKE_EXECUTOR`` names no executor."""
 
@@ -53,8 +71,22 @@ def broker_url() -> str:
     return os.environ.get(BROKER_ENV_VAR) or DEFAULT_BROKER
 
 
+def instance_database_backend(env: Mapping[str, str] = os.environ) -> str | None:
+    """Celery's database result backend on the Dagster instance's PostgreSQL database, from the
+    ``DAGSTER_PG_*`` settings the scale template reads; None without them (one machine)."""
+    host, user, database = (env.get(f"DAGSTER_PG_{k}") for k in ("HOST", "USER", "DB"))
+    if not (host and user and database):
+        return None
+    password = env.get("DAGSTER_PG_PASSWORD") or ""
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    port = env.get("DAGSTER_PG_PORT") or "5432"
+    return f"db+postgresql+psycopg2://{credentials}@{host}:{port}/{quote(database, safe='')}"
+
+
 def backend_url() -> str:
-    return os.environ.get(BACKEND_ENV_VAR) or DEFAULT_BACKEND
+    """Where step results are kept: ``$DICOM_LAKE_CELERY_BACKEND``, else the instance database, else
+    ``rpc://`` (results as broker messages: lost if the broker restarts while a step ends)."""
+    return os.environ.get(BACKEND_ENV_VAR) or instance_database_backend() or DEFAULT_BACKEND
 
 
 def queue_name(queue: str) -> str:
@@ -71,9 +103,22 @@ def celery_settings() -> dict[str, Any]:
         # One task per worker at a time: a waiting step is never held by a busy worker.
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
+        # A worker reconnects however long the broker is away (a restart, an upgrade).
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        # A step submitted while the broker restarts is sent again until it is back, for about as
+        # long as BROKER_OUTAGE_S; after that the run fails and run retries take it over.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": _OUTAGE_RETRIES,
+        # A step keeps running when the connection drops (a solo worker could not stop it anyway);
+        # the copy the broker delivers again waits for it on the step lease and returns its result.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # A RabbitMQ consumer must acknowledge within consumer_timeout (30 min by default); a long
         # partition is acknowledged late on purpose, so the broker must allow it (see README).
-        "broker_transport_options": {"max_retries": 3, "interval_start": 0, "interval_step": 0.2},
+        # Publisher confirms: a step sent just as the broker stops is not taken as sent.
+        "broker_transport_options": {"confirm_publish": True, **_OUTAGE_RETRIES},
+        # With the instance database as the result backend, its tables say whose they are.
+        "database_table_names": {"task": "dicom_lake_celery_task", "group": "dicom_lake_celery_group"},
     }
 
 
@@ -138,10 +183,20 @@ def project_celery_executor() -> dg.ExecutorDefinition:
     from dagster_celery.executor import CELERY_CONFIG
 
     executor_class = _celery_executor_class()
+    # dagster-celery defaults the backend to rpc://; ours comes from the environment (backend_url),
+    # the same choice the workers make, unless the run config names one.
+    config_schema = {
+        **CELERY_CONFIG,
+        "backend": dg.Field(
+            dg.Noneable(dg.StringSource),
+            is_required=False,
+            description=f"The celery results backend (default: ${BACKEND_ENV_VAR}, else the instance DB).",
+        ),
+    }
 
     @dg.executor(
         name="dicom_lake_celery",
-        config_schema=CELERY_CONFIG,
+        config_schema=config_schema,
         requirements=dg.multiple_process_executor_requirements(),
     )
     def dicom_lake_celery(init_context: dg.InitExecutorContext) -> dg.Executor:

@@ -175,6 +175,12 @@ def run_worker_command(args: argparse.Namespace) -> int:
     # The app reads the broker from the environment when first imported, which may have been before
     # --broker set it (a caller in the same process): the command's own choice wins.
     app.conf.broker_url = broker_url()
+    if args.concurrency == 1:
+        # A solo worker runs the step in the process that would answer the broker's heartbeats:
+        # a step longer than the heartbeat timeout would have its connection closed and be handed
+        # to another worker. Without heartbeats a restarted broker still closes the connection
+        # itself, and a lost host is found by TCP keepalive.
+        app.conf.broker_heartbeat = 0
     check_broker(app)
     name = args.name or f"dicom-lake-{os.getpid()}"
     argv = [

@@ -113,7 +113,18 @@ class Cluster:
         log = self.logs / f"{name}.log"
         handle = log.open("wb")
         process = subprocess.Popen(
-            [bin_path("dicom-lake"), "worker", "--queues", queues, "--name", name, "--loglevel", "INFO"],
+            # The node name is unique per test process: two test runs sharing the machine's broker would
+            # otherwise both register w1@host and the second worker would be refused (RESOURCE_LOCKED).
+            [
+                bin_path("dicom-lake"),
+                "worker",
+                "--queues",
+                queues,
+                "--name",
+                f"{name}-{os.getpid()}",
+                "--loglevel",
+                "INFO",
+            ],
             env=self.env,
             stdout=handle,
             stderr=subprocess.STDOUT,
