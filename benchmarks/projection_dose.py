@@ -11,10 +11,16 @@ Two corpora:
 
 Baseline and reader are timed in alternating rounds; per corpus the median and range over the rounds
 are printed, and the ratio of the medians. A second baseline, dcmread followed by touching every
-element (what a pydicom-based reader must at least do), puts the ratio in context. Memory: the
-tracemalloc peak of one read, per report size.
+element (what a pydicom-based reader must at least do), puts the ratio in context.
 
-Usage: ``python -m benchmarks.projection_dose [--rounds 5] [--events 200 500 800]``
+Memory, per generated report (both encodings): the tracemalloc peak of one read by dcmread, by the
+whole-file reader (the file and its content tree in memory at once, as the reader worked before it
+streamed), by the streaming reader returning the whole report, and by the stream handing out events one
+at a time (:class:`ProjectionDoseStream`, the events dropped as they come). For the whole report the
+size of the result itself (what is still allocated after the read) is printed too: the reader's peak
+less its result is the working memory, which should not grow with the report.
+
+Usage: ``python -m benchmarks.projection_dose [--rounds 5] [--events 100 500 2000]``
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
-from resources.dose.rdsr.projection_radiation_dose import read_projection_radiation_dose
+from resources.dose.rdsr.projection_file import read_lean_file
+from resources.dose.rdsr.projection_radiation_dose import (
+    ProjectionDoseStream,
+    read_dataset,
+    read_projection_radiation_dose,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE = REPO_ROOT / ".cache"
@@ -167,21 +178,62 @@ def report(label: str, files: list[Path], rounds: int) -> float:
     return ratio
 
 
-def peak_memory(path: Path) -> tuple[float, float]:
-    """tracemalloc peak (MiB) of dcmread alone and of the reader, for one file."""
-    peaks = []
-    for read in (pydicom.dcmread, read_projection_radiation_dose):
-        tracemalloc.start()
-        read(path)
-        peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
-        tracemalloc.stop()
-    return peaks[0], peaks[1]
+def _whole_file_reader(path: Path) -> object:
+    # The reader as it worked before streaming: the file's bytes and its whole content tree at once.
+    lean = read_lean_file(path)
+    return read_dataset(lean.dataset if lean is not None else pydicom.dcmread(path), str(path))
+
+
+def _streamed_events(path: Path) -> object:
+    with ProjectionDoseStream(path) as stream:
+        count = sum(1 for _ in stream.events())
+        return count, stream.report()
+
+
+MEMORY_READERS: dict[str, Callable[[Path], object]] = {
+    "dcmread": pydicom.dcmread,
+    "whole-file": _whole_file_reader,
+    "reader": read_projection_radiation_dose,
+    "streamed": _streamed_events,
+}
+
+
+def traced(read: Callable[[Path], object], path: Path) -> tuple[float, float]:
+    """tracemalloc ``(peak, still allocated with the result held)`` in MiB of one read."""
+    read(path)  # warm the parsers' code caches and the file cache, which a long-running reader has
+    tracemalloc.start()
+    result = read(path)
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del result
+    return peak / 2**20, current / 2**20
+
+
+def memory_table(paths: list[Path]) -> None:
+    """One row per report: the peak of each reader, the reader's result and its working memory."""
+    print(
+        f"\n  {'events':>6} {'length':>9} {'file MiB':>8} {'dcmread':>8} {'whole-file':>10}"
+        f" {'reader':>8} {'result':>8} {'working':>8} {'streamed':>8}   (tracemalloc peak, MiB)"
+    )
+    for path in paths:
+        peaks: dict[str, float] = {}
+        result = 0.0
+        for name, read in MEMORY_READERS.items():
+            peaks[name], current = traced(read, path)
+            if name == "reader":
+                result = current
+        _, n_events, kind = path.stem.split("_")  # as large_fluoroscopy_report names them
+        print(
+            f"  {n_events:>6} {kind:>9} {path.stat().st_size / 2**20:8.2f}"
+            f" {peaks['dcmread']:8.1f} {peaks['whole-file']:10.2f} {peaks['reader']:8.2f} {result:8.2f}"
+            f" {peaks['reader'] - result:8.2f} {peaks['streamed']:8.2f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--events", type=int, nargs="+", default=[200, 500, 800])
+    parser.add_argument("--events", type=int, nargs="+", default=[100, 500, 2000])
     args = parser.parse_args(argv)
     real = openrem_files()
     report("openrem projection dose SRs", real, args.rounds)
@@ -191,15 +243,17 @@ def main(argv: list[str] | None = None) -> int:
         generated = [large_fluoroscopy_report(template, n, folder, undefined) for n in args.events]
         kind = "undefined" if undefined else "defined"
         report(f"generated fluoroscopy reports, sequences of {kind} length", generated, args.rounds)
-    print("\nmemory (tracemalloc peak of one read, undefined-length files):")
-    for n in args.events:
-        path = large_fluoroscopy_report(template, n, folder, True)
-        base, ours = peak_memory(path)
-        size = path.stat().st_size / 2**20
-        print(
-            f"  {n:5d} events, {size:5.1f} MiB file: dcmread {base:7.1f} MiB, reader {ours:7.1f} MiB"
-            f" ({ours / size:.1f} MiB per MiB of file)"
-        )
+    print(
+        "\nmemory of one read of a generated report: 'working' is the reader's peak less its result"
+        " (the events it returns); 'streamed' hands the events out one at a time and keeps none"
+    )
+    memory_table(
+        [
+            large_fluoroscopy_report(template, n, folder, undefined)
+            for n in args.events
+            for undefined in (True, False)
+        ]
+    )
     return 0
 
 

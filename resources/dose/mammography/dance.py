@@ -8,7 +8,11 @@ Dance et al 2009). The tables and their sources are the CSV files beside this mo
 Not covered, and said so rather than guessed: tomosynthesis (the t-factors of Dance et al 2011 and the
 EUREF 2014 protocol were not available here, so a tomosynthesis exposure gets no MGD), W/Al (its s-factor
 depends on thickness, Dance 2009, table not available) and breasts outside 20-110 mm or HVLs outside
-0.30-0.60 mm Al (no extrapolation).
+0.30-0.60 mm Al (no extrapolation). What was searched for the two tables is in ``s_factors.csv``'s header
+(W/Al) and here (T-factors): the code index for tomosynthesis T/t-factor tables and DBT dose tools (found
+reconstruction and breast-CT dose code, none with Dance's factors), the documentation index for DBT dose
+packages (none), and the web-page store for Dance et al 2011 (Phys Med Biol 56:453-471) and the EUREF 2014
+DBT protocol (only listings citing them and the NCCPM page pointing to the factors' download, no table).
 """
 
 from __future__ import annotations
