@@ -26,5 +26,8 @@ and its sub-templates, on the same shared modules:
 * :mod:`.projection_irradiation_event_data`: TID 10003 Irradiation Event X-Ray Data with 10003A/B/C;
 * :mod:`.projection_numbers`: NUM items in one unit per quantity, vendor quirks flagged;
 * :mod:`.projection_codes`: the templates' coded concepts;
-* :mod:`.projection_file`: a dose SR's top level read from its bytes (no pydicom dataset parse).
+* :mod:`.projection_file`: a dose SR's top level read from its bytes (no pydicom dataset parse);
+* :mod:`.projection_stream`: the file read front to back in a fixed window, one top-level item at a
+  time (events handed out one by one), so memory does not grow with the report;
+* :mod:`.projection_report`: the report's result type, built one top-level item at a time.
 """
