@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from resources.deid.element_values import raw_text_values
 from resources.deid.errors import ProfileTableError
 
 STANDARD_SCHEMES_CSV = Path(__file__).with_name("standard_coding_schemes.csv")
@@ -53,6 +54,9 @@ def coding_scheme_of(item: Dataset) -> str | None:
     """The item's Coding Scheme Designator, or None when the item is not a code (the common case)."""
     if CODING_SCHEME_DESIGNATOR not in item._dict:  # BaseTag hashes as its int: no tag built per item
         return None
+    values = raw_text_values(item, CODING_SCHEME_DESIGNATOR)  # read without converting (kept as bytes)
+    if values is not None and len(values) <= 1:
+        return values[0].strip() if values else ""
     return str(item[CODING_SCHEME_DESIGNATOR].value or "").strip()
 
 

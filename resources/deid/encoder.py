@@ -141,7 +141,7 @@ def _write_dataset(fp: DicomBytesIO, ds: Dataset, parent_encoding: str | list[st
     encodings = ds.get("SpecificCharacterSet", parent_encoding)
     elements = ds._dict
     write = fp.write
-    for tag in sorted(elements):
+    for tag in sorted(elements, key=int):  # int keys compare in C, BaseTag's __lt__ is Python
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2)
         elem = elements[tag]

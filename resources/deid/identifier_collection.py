@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.valuerep import STANDARD_VR
 
 from resources.deid.deny_list import Identifiers
-from resources.deid.element_values import as_list, raw_vr
+from resources.deid.element_values import as_list, raw_text_values, raw_vr, text_codec
 from resources.deid.errors import UnreadableInstanceError
 from resources.deid.options import option_actions
 from resources.deid.ps315_actions import ActionCode
@@ -134,6 +134,7 @@ def collect_identifiers(ds: Dataset) -> SourceIdentifiers:
     device_texts = {"institution": institutions, "serial": serials}
 
     def walk(item: Dataset) -> None:
+        codec = text_codec(item)
         for key in list(item.keys()):
             tag = int(key)
             raw = item.get_item(key)
@@ -152,31 +153,42 @@ def collect_identifiers(ds: Dataset) -> SourceIdentifiers:
                 # Items and delimiters are structure, never elements: a wrong length put one here, and
                 # the encoder would write it back as an element no reader can parse.
                 raise UnreadableInstanceError(f"item or delimiter tag {tag_label(tag)} inside a dataset")
-            vr = raw_vr(item, tag)
+            vr = raw_vr(item, key)
             if vr == "SQ":
                 for child in item[key].value or []:
                     walk(child)
                 continue
             if tag >> 16 & 1 or (vr != "PN" and tag not in _IDENTIFIER_TAGS):
                 continue
-            elem = item[key]
-            if not elem.value:
+            # Read from the bytes where pydicom need not convert (the profile then replaces the element
+            # without converting it either); ``single`` is what str() of the converted value gives.
+            values = raw_text_values(item, key, codec)
+            if values is None:
+                elem = item[key]
+                if not elem.value:
+                    continue
+                vr = elem.VR
+                values = [str(v) for v in as_list(elem.value)]
+                single = str(elem.value)
+            elif not any(values):
                 continue
-            if elem.VR == "PN":
-                for v in as_list(elem.value):
-                    text = str(v).strip()
+            else:
+                single = values[0] if len(values) == 1 else str(item[key].value)
+            if vr == "PN":
+                for v in values:
+                    text = v.strip()
                     if text and text.upper() not in _HONORIFICS:
                         names.add(text)
             elif tag in _ID_TAGS:
-                ids.update(s for s in (str(v).strip() for v in as_list(elem.value)) if len(s) >= 4)
+                ids.update(s for s in (v.strip() for v in values) if len(s) >= 4)
             elif tag == _PATIENT_BIRTH_DATE:
-                births.add(str(elem.value).strip())
+                births.add(single.strip())
             elif tag in _ADDRESS_TAGS:
-                addresses.update(str(v) for v in as_list(elem.value))
+                addresses.update(values)
             elif tag in _PHONE_TAGS:
-                phones.update(str(v) for v in as_list(elem.value))
+                phones.update(values)
             elif tag in _VENDOR_TAGS:
-                vendors.update(str(v).lower() for v in as_list(elem.value))
+                vendors.update(v.lower() for v in values)
             elif tag in _INSTITUTION_TAGS or tag in _SERIAL_TAGS or tag == TEXT_VALUE:
                 concept = text_concept_of(item) if tag == TEXT_VALUE else None
                 if tag == TEXT_VALUE and (concept is None or concept.collect not in device_texts):
@@ -184,7 +196,7 @@ def collect_identifiers(ds: Dataset) -> SourceIdentifiers:
                 found = serials if tag in _SERIAL_TAGS else institutions
                 if concept is not None:
                     found = device_texts[concept.collect]
-                found.update(str(v).strip() for v in as_list(elem.value))
+                found.update(v.strip() for v in values)
 
     walk(ds)
     return SourceIdentifiers(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.uid import ExplicitVRBigEndian
 
 from resources.deid.coded_items import CODE_MEANING, LOCAL_CODE_TEXT_TAGS, coding_scheme_of, is_local_scheme
 from resources.deid.deny_list import Identifiers
@@ -62,6 +63,12 @@ _BYTE_SEARCHABLE_CHARSETS = frozenset(
 )
 
 
+# Character sets pydicom decodes as Latin-1, and the tag of (0008,0005) as a little-endian file writes it.
+_LATIN1_CHARSETS = frozenset({"", "ISO_IR 6", "ISO_IR 100", "ISO 2022 IR 6", "ISO 2022 IR 100"})
+_CHARSET_TAG = b"\x08\x00\x05\x00"  # followed by "CS" (explicit VR) or the length (implicit VR)
+_ESC = b"\x1b"
+
+
 def institution_retained(dataset: Dataset) -> bool:
     """True when the output says (0012,0064) that Retain Institution Identity was applied."""
     codes = dataset.get(_METHOD_CODES)
@@ -80,20 +87,28 @@ def encoded_may_leak(
 ) -> bool:
     """Fast screen of the encoded output: False only when no identifier occurs anywhere in its bytes.
 
-    One pass per term over the whole file (read as Latin-1 and as UTF-8) instead of a walk over every
-    element. It over-reports (code strings, standard codes, our own marks), so a True answer is
-    confirmed element by element with :func:`find_leaks`; a False answer is final. Datasets in other
-    character sets always take the element walk.
+    One pass per term over the whole file (read as Latin-1, and as UTF-8 unless one Latin-1 character
+    set governs the whole file) instead of a walk over every element. It over-reports (code strings,
+    standard codes, our own marks, terms followed by a letter), so a True answer is confirmed element
+    by element with :func:`find_leaks`; a False answer is final. Datasets in other character sets, with
+    escape sequences or big-endian lengths always take the element walk.
     """
     charsets = dataset.get("SpecificCharacterSet", "") or ""
     names = [str(v).strip() for v in (charsets if isinstance(charsets, list | MultiValue) else [charsets])]
-    if any(name not in _BYTE_SEARCHABLE_CHARSETS for name in names):
+    if any(name not in _BYTE_SEARCHABLE_CHARSETS for name in names) or _ESC in encoded:
+        return True
+    meta = getattr(dataset, "file_meta", None)
+    if meta is None or meta.get("TransferSyntaxUID") == ExplicitVRBigEndian:
+        return True
+    if any(uid.encode() in encoded for uid in uids):
         return True
     terms = terms_for(dataset, identifiers)
-    for text in (encoded.decode("latin-1"), encoded.decode("utf-8", errors="replace")):
-        if terms.find(text):
-            return True
-    return any(uid.encode() in encoded for uid in uids)
+    if terms.may_occur_in_file(encoded.decode("latin-1"), encoded):
+        return True
+    # The element walk reads text as pydicom decodes it: in a file whose only character set (the
+    # top level's, with no other (0008,0005) inside) is Latin-1, that is the Latin-1 reading above.
+    single_latin1 = all(name in _LATIN1_CHARSETS for name in names) and encoded.count(_CHARSET_TAG) <= 1
+    return not single_latin1 and terms.may_occur_in_file(encoded.decode("utf-8", errors="replace"))
 
 
 def find_leaks(

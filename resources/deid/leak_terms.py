@@ -33,6 +33,9 @@ _MIN_ADDRESS_PART = 4
 # The engine's own replacement text: a dummy value and the scrubber's [ENTITY] markers.
 _ENGINE_TEXT = re.compile(r"ANONYMIZED|\[[A-Z_]+\]")
 _ENGINE_WORDS = frozenset({"anonymized"})
+# What a phone number pattern allows between its digits (``deny_list.phone_pattern``: ``[\s\-().+]``),
+# as the Latin-1 bytes that read as it.
+_SEPARATOR_BYTES = bytes(b for b in range(256) if re.match(r"[\s\-().+]", chr(b)))
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,13 @@ class LeakTerms:
         self._all = {**self._weak, **self._strong}
         phones = [p for p in (phone_pattern(v) for v in identifiers.phones) if p]
         self._phone = re.compile(r"(?<!\d)(?:" + "|".join(phones) + r")(?!\d)") if phones else None
+        # Each phone number as its digits only: a match of its pattern is those digits with nothing
+        # but separators between them, so the digits occur in the text with its separators deleted.
+        # Only for digits Latin-1 can encode (None otherwise: the pattern is searched directly).
+        digits = [re.sub(r"\D", "", v) for v in identifiers.phones if phone_pattern(v) is not None]
+        self._phone_digits: tuple[bytes, ...] | None = (
+            tuple(d.encode("latin-1") for d in digits) if all(_is_latin1(d) for d in digits) else None
+        )
         self._regex: dict[bool, re.Pattern[str]] = {}
 
     def find(self, text: str, *, strong_only: bool = False) -> list[LeakMatch]:
@@ -108,11 +118,46 @@ class LeakTerms:
             found.extend(LeakMatch(m.start(), m.end(), "PHONE_NUMBER") for m in self._phone.finditer(text))
         return found
 
+    def may_occur_in_file(self, text: str, latin1_bytes: bytes | None = None) -> bool:
+        """Screen of a whole encoded file read as text: False only when no term occurs in any value.
+
+        It over-reports on purpose, so a False answer is final: only a term's left neighbour is
+        checked. A value's first character follows its length field, whose last byte is never a letter
+        or digit in a little-endian file (a text value is far shorter than 12,288 bytes); its last
+        character is followed by the next element's tag, whose first byte may read as one ("2" for
+        group 0032, "T" for group 0054, "\u00fe" for an item tag), so a term at the end of an
+        even-length value has no right boundary in the file although it has one in the value.
+        The engine's dummy value is blanked as :meth:`find_in_value` blanks it. ``latin1_bytes``: the
+        bytes ``text`` is the Latin-1 reading of, for a cheaper first screen of phone numbers.
+        """
+        if "ANONYMIZED" in text:
+            text = text.replace("ANONYMIZED", " " * len("ANONYMIZED"))
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return True  # a character changes length when lower-cased (rare): the element walk decides
+        for term in self._all:
+            start = lowered.find(term)
+            while start != -1:
+                if start == 0 or not lowered[start - 1].isalnum():
+                    return True
+                start = lowered.find(term, start + 1)
+        if self._phone is None:
+            return False
+        if latin1_bytes is not None and self._phone_digits is not None:
+            digits_only = latin1_bytes.translate(None, _SEPARATOR_BYTES)
+            if not any(digits in digits_only for digits in self._phone_digits):
+                return False
+        return self._phone.search(text) is not None
+
     def find_in_value(self, text: str, *, strong_only: bool = False) -> list[LeakMatch]:
         """Like :meth:`find`, for one output value: the engine's own replacement text is not searched."""
         if "ANONYMIZED" in text or "[" in text:
             text = _ENGINE_TEXT.sub(lambda m: " " * len(m.group(0)), text)
         return self.find(text, strong_only=strong_only)
+
+
+def _is_latin1(text: str) -> bool:
+    return all(ord(ch) < 256 for ch in text)
 
 
 def _bounded_matches(lowered: str, terms: dict[str, str]) -> list[LeakMatch]:

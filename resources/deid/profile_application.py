@@ -25,14 +25,22 @@ from pydicom.tag import BaseTag
 
 from resources.deid.coded_items import LOCAL_CODE_TEXT_TAGS, coding_scheme_of, is_local_scheme
 from resources.deid.deny_list import DenyList
-from resources.deid.element_values import as_list, raw_vr
+from resources.deid.element_values import (
+    SINGLE_BYTE_CODECS,
+    UTF8_CODECS,
+    as_list,
+    raw_text_values,
+    raw_vr,
+    text_codec,
+)
 from resources.deid.leak_check import STRUCTURAL_CODE_TAGS
 from resources.deid.options import DeidOptions
 from resources.deid.phi_scanner import PhiScanner
 from resources.deid.profile import Profile
 from resources.deid.ps315_actions import Action
 from resources.deid.pseudonyms import Pseudonymiser
-from resources.deid.replacement_values import replace_with_dummy, shift_dates
+from resources.deid.replacement_values import DUMMY_BY_VR as _DUMMY_BY_VR
+from resources.deid.replacement_values import replace_with_dummy, shift_dates, shifted_dates
 from resources.deid.safe_private import SafePrivateElement
 from resources.deid.sr_text_items import SrTextConcept, text_concept_of
 from resources.deid.tag_paths import tag_label
@@ -53,13 +61,11 @@ _TIME_KEPT_DESPITE = frozenset({_DUMMY, _ZERO, _REMOVE, _CLEAN})
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "PN", "AE", "UR"})
 _FREE_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC"})
 _CONTENT_SEQUENCE = 0x0040A730
+_VALUE_TYPE = 0x0040A040
 _TEXT_VALUE = 0x0040A160
 _PERSON_NAME = 0x0040A123
 _PATIENT_BIRTH_DATE = 0x00100030
 _DUMMY_TEXT = "ANONYMIZED"
-# Python codecs (as pydicom names them) under which a text value's bytes decode in one step.
-_SINGLE_BYTE_CODECS = frozenset({"iso8859", "latin_1", "iso-8859-1", "ascii"})
-_UTF8_CODECS = frozenset({"UTF8", "utf_8", "utf-8"})
 
 
 @dataclass(frozen=True)
@@ -114,24 +120,29 @@ class ProfileApplier:
         self._walk(ds, "", context, in_content_tree=False)
 
     def _walk(self, ds: Dataset, prefix: str, context: WalkContext, *, in_content_tree: bool) -> None:
+        codec = text_codec(ds)
         if in_content_tree:
-            self._clean_content_item(ds, prefix, context)
+            self._clean_content_item(ds, prefix, context, codec)
         scheme = coding_scheme_of(ds)
         if scheme is not None and is_local_scheme(scheme):
             self._clean_local_code(ds, prefix, context)
-        for tag in list(ds.keys()):
+        elements = ds._dict
+        for tag in list(elements):
             tag_int = int(tag)
             if tag_int >> 16 & 1:
                 self._private(ds, tag_int, prefix, context)
                 continue
-            vr = raw_vr(ds, tag_int)
+            vr = raw_vr(ds, tag)
             action = self.profile.action_for(tag_int, vr)
-            path = prefix + tag_label(tag_int)
             if vr == "SQ":
-                self._sequence(ds, ds[tag], action, path, context, in_content_tree)
+                self._sequence(ds, ds[tag], action, prefix + tag_label(tag_int), context, in_content_tree)
                 continue
             if context.shift_days is not None and vr in ("DA", "DT") and tag_int != _PATIENT_BIRTH_DATE:
-                shift_dates(ds[tag], context.shift_days)
+                values = raw_text_values(ds, tag, codec)
+                if values is not None and any(values):
+                    elements[tag] = DataElement(tag, vr, shifted_dates(values, vr, context.shift_days))
+                else:
+                    shift_dates(ds[tag], context.shift_days)
                 continue
             if context.shift_days is not None and vr == "TM" and action in _TIME_KEPT_DESPITE:
                 continue  # whole-day shifts leave times of day unchanged (needed for dose timing)
@@ -139,17 +150,35 @@ class ProfileApplier:
                 # Coded values are never rewritten: a scheme designator "TEST" matching a surname must
                 # not break the code (the leak check skips them for the same reason).
                 if vr in _TEXT_VRS and tag_int not in STRUCTURAL_CODE_TAGS:
-                    raw = ds._dict[tag]
+                    raw = elements[tag]
                     if isinstance(raw, RawDataElement) and _raw_text_is_clean(ds, raw, context.deny):
                         continue  # no identifier in the source bytes: written back as they came
+                    path = prefix + tag_label(tag_int)
                     elem = ds[tag]
                     if elem.value and not self._scrub(elem, path, context, generic=False):
                         _restore_raw(ds, tag, raw)
                 continue
             if action is _REMOVE:
-                del ds[tag]
+                del elements[tag]
                 continue
-            raw_before = ds._dict[tag]
+            raw_before = elements[tag]
+            if (
+                (action is _ZERO or (action is _DUMMY and vr in _DUMMY_BY_VR))
+                and type(raw_before) is RawDataElement
+                and vr == raw_before.VR
+                and vr != "UN"  # pydicom's conversion may give it the dictionary VR: its way
+            ):
+                # The value is replaced whatever it was: no need to convert it first.
+                elements[tag] = DataElement(tag, vr, None if action is _ZERO else _DUMMY_BY_VR[vr])
+                continue
+            if action is _CLEAN and vr in _TEXT_VRS:
+                values = raw_text_values(ds, tag, codec)
+                if values is not None and any(values):  # read without converting; replaced if changed
+                    path = prefix + tag_label(tag_int)
+                    scrubbed = self._scrub_values(values, path, context, generic=vr in _FREE_TEXT_VRS)
+                    if scrubbed is not None:
+                        elements[tag] = DataElement(tag, vr, _DUMMY_TEXT if vr == "PN" else scrubbed)
+                    continue
             elem = ds[tag]
             if action is _ZERO:
                 elem.value = None
@@ -164,6 +193,7 @@ class ProfileApplier:
                     replace_with_dummy(elem, self.pseudonyms)
             elif action is _CLEAN:
                 generic = vr in _FREE_TEXT_VRS
+                path = prefix + tag_label(tag_int)
                 if vr in _TEXT_VRS and elem.value and not self._scrub(elem, path, context, generic=generic):
                     _restore_raw(ds, tag, raw_before)
             elif action is _PSEUDONYMISE and elem.value:
@@ -198,9 +228,14 @@ class ProfileApplier:
             if elem.value and not self._scrub(elem, prefix + tag_label(tag), context, generic=True):
                 _restore_raw(item, tag, raw)
 
-    def _clean_content_item(self, item: Dataset, prefix: str, context: WalkContext) -> None:
+    def _clean_content_item(
+        self, item: Dataset, prefix: str, context: WalkContext, codec: str | None
+    ) -> None:
         """Clean Structured Content: keep the tree; clean PNAME items, and TEXT items by their concept."""
-        value_type = str(item.get("ValueType", ""))
+        if _VALUE_TYPE not in item._dict:
+            return
+        values = raw_text_values(item, _VALUE_TYPE, codec)
+        value_type = values[0] if values and len(values) == 1 else str(item.get("ValueType", ""))
         if value_type == "PNAME" and _PERSON_NAME in item:
             item[_PERSON_NAME].value = _DUMMY_TEXT
             context.findings.append(
@@ -267,11 +302,19 @@ class ProfileApplier:
 
     def _scrub(self, elem: DataElement, path: str, context: WalkContext, *, generic: bool) -> bool:
         """Replace identifier spans in a text element's values; True when the value changed."""
-        values = as_list(elem.value)
+        scrubbed = self._scrub_values([str(v) for v in as_list(elem.value)], path, context, generic=generic)
+        if scrubbed is None:
+            return False
+        elem.value = _DUMMY_TEXT if elem.VR == "PN" else scrubbed
+        return True
+
+    def _scrub_values(
+        self, values: list[str], path: str, context: WalkContext, *, generic: bool
+    ) -> str | list[str] | None:
+        """The values with identifier spans replaced (one string for one value); None when none changed."""
         changed = False
         out = []
-        for value in values:
-            text = str(value)
+        for text in values:
             if generic:
                 result = self.scanner.scrub(text, context.deny)
                 new_text, spans = result.text, result.spans
@@ -288,12 +331,9 @@ class ProfileApplier:
                 )
             changed = changed or new_text != text
             out.append(new_text)
-        if changed:
-            if elem.VR == "PN":
-                elem.value = _DUMMY_TEXT
-            else:
-                elem.value = out if len(out) > 1 else out[0]
-        return changed
+        if not changed:
+            return None
+        return out if len(out) > 1 else out[0]
 
 
 def _raw_text_is_clean(ds: Dataset, raw: RawDataElement, deny: DenyList) -> bool:
@@ -310,11 +350,11 @@ def _raw_text_is_clean(ds: Dataset, raw: RawDataElement, deny: DenyList) -> bool
     codecs = ds._character_set
     if len(codecs) != 1:
         return False
-    if codecs[0] in _SINGLE_BYTE_CODECS:
+    if codecs[0] in SINGLE_BYTE_CODECS:
         text = value.decode("latin-1")
         if codecs[0] == "ascii" and not text.isascii():
             return False
-    elif codecs[0] in _UTF8_CODECS:
+    elif codecs[0] in UTF8_CODECS:
         try:
             text = value.decode("utf-8")
         except UnicodeDecodeError:

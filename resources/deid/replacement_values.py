@@ -11,7 +11,7 @@ from pydicom.dataelem import DataElement
 from resources.deid.element_values import as_list
 from resources.deid.pseudonyms import Pseudonymiser, shift_da, shift_dt
 
-_DUMMY_BY_VR = {
+DUMMY_BY_VR = {
     "PN": "ANONYMIZED",
     "LO": "ANONYMIZED",
     "SH": "ANONYMIZED",
@@ -45,12 +45,22 @@ def shift_dates(elem: DataElement, days: int) -> None:
         elem.value = kept if len(kept) > 1 else kept[0]
 
 
+def shifted_dates(values: list[str], vr: str, days: int) -> str | list[str] | None:
+    """``values`` (DA or DT) shifted back by ``days`` as :func:`shift_dates` sets them; None if one cannot."""
+    shift = shift_da if vr == "DA" else shift_dt
+    out = [shift(v, days) for v in values]
+    kept = [v for v in out if v]
+    if len(kept) != len(out):
+        return None  # an unparseable date cannot be shifted, so it is not kept
+    return kept if len(kept) > 1 else kept[0]
+
+
 def replace_with_dummy(elem: DataElement, pseudonyms: Pseudonymiser) -> None:
     """Action D: a valid placeholder of the element's VR (a consistent new UID for a UI value)."""
     if elem.VR == "UI":
         elem.value = pseudonyms.uid(str(elem.value)) if elem.value else None
-    elif elem.VR in _DUMMY_BY_VR:
-        elem.value = _DUMMY_BY_VR[elem.VR]
+    elif elem.VR in DUMMY_BY_VR:
+        elem.value = DUMMY_BY_VR[elem.VR]
     elif elem.VR in _BINARY_NUMBER_VRS:
         elem.value = 0
     else:

@@ -19,11 +19,14 @@ from pathlib import Path
 import pydicom.datadict
 from pydicom.dataset import Dataset
 
+from resources.deid.element_values import raw_text_values
 from resources.deid.errors import ProfileTableError
 
 SR_TEXT_CONCEPTS_CSV = Path(__file__).with_name("sr_text_concepts.csv")
 CONCEPT_NAME_CODE_SEQUENCE = 0x0040A043
 TEXT_VALUE = 0x0040A160
+_CODE_VALUE = 0x00080100
+_CODING_SCHEME_DESIGNATOR = 0x00080102
 _COLLECT_KINDS = frozenset({"institution", "serial", "-"})
 
 
@@ -77,8 +80,16 @@ def concept_of(item: Dataset) -> tuple[str, str] | None:
     if not names:
         return None
     code = names[0]
-    scheme = str(code.get("CodingSchemeDesignator", "") or "").strip().upper()
-    return str(code.get("CodeValue", "") or "").strip(), scheme
+    return _text_of(code, _CODE_VALUE), _text_of(code, _CODING_SCHEME_DESIGNATOR).upper()
+
+
+def _text_of(item: Dataset, tag: int) -> str:
+    """A single-valued text of a code, stripped; read from its bytes when pydicom need not convert it."""
+    values = raw_text_values(item, tag)
+    if values is not None and len(values) <= 1:
+        return values[0].strip() if values else ""
+    elem = item.get(tag)
+    return str(elem.value or "").strip() if elem is not None else ""
 
 
 def text_concept_of(item: Dataset) -> SrTextConcept | None:
