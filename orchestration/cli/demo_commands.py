@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from orchestration.cli.errors import CommandError
@@ -60,7 +61,7 @@ def run_ui_command(args: argparse.Namespace) -> int:
         raise CommandError("no demo site yet: run `make demo` (dicom-lake demo) first")
     prepare_environment(layout)
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    os.execv(
-        dagster, [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(args.port)]
-    )
+    # The workspace file names the code location "dicom_lake", as `dicom-lake backfill` does.
+    workspace = str(Path(__file__).resolve().parents[2] / "workspace.yaml")
+    os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(args.port)])
     return 0  # not reached

@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +20,10 @@ from resources.partition_keys import key_for
 from resources.site_config import ListenerSettings, SiteConfig
 
 DEFINITIONS_MODULE = "orchestration.definitions"
+# The project's code location is "dicom_lake" (workspace.yaml, [tool.dagster]); a backfill launched
+# under another location name (what `-m orchestration.definitions` gives) is not one the UI's daemon
+# can launch, so the backfill loads the code through the same workspace file.
+WORKSPACE_FILE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 BACKFILL_JOB = "retrospective_pull_job"
 
 
@@ -174,6 +179,10 @@ def backfill_command_line(
     slice Dagster's own ordering of the two dimensions, not a date range.
     """
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    if module == DEFINITIONS_MODULE and WORKSPACE_FILE.is_file():
+        code = ["-w", str(WORKSPACE_FILE)]
+    else:
+        code = ["-m", module]
     if sources:
         days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
         keys = [key_for(day, source) for day in days for source in sources]
@@ -184,8 +193,7 @@ def backfill_command_line(
         dagster,
         "job",
         "backfill",
-        "-m",
-        module,
+        *code,
         "-j",
         job,
         *selection,
