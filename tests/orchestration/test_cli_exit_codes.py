@@ -117,6 +117,11 @@ CASES = {
     "backfill: reversed range": Case(
         _with_site("backfill", "--from", "2026-11-11", "--to", "2026-11-09"), 2, "is before --from"
     ),
+    "partitions adopt: the site lists no such source": Case(
+        _with_site("partitions", "adopt", "--source", "west"),
+        2,
+        "--source west: not a source of the site file",
+    ),
     "demo: no days": Case(_bare("demo", "--days", "0"), 2, "--days 0: must be at least 1"),
     "ui: no demo yet": Case(_bare("ui"), 2, "no demo site yet"),
     "corpus generate: target is a file": Case(
