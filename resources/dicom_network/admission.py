@@ -90,19 +90,26 @@ def tls_handshake(context: ssl.SSLContext, raw: socket.socket, deadline: float) 
     ssl.SSLError, OSError
         If the handshake fails or the connection drops.
     """
+    # wrap_socket detaches ``raw``: from here on only ``tls`` owns the connection, so a failed
+    # handshake must close it here (closing ``raw`` does nothing, and the peer, a plain-TCP sender
+    # say, would wait for its own timeout on a connection nobody serves).
     tls = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-    tls.setblocking(False)
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            ready = select.select([tls], [], [], _remaining(deadline))[0]
-        except ssl.SSLWantWriteError:
-            ready = select.select([], [tls], [], _remaining(deadline))[1]
-        if not ready:
-            _remaining(deadline)
-    tls.setblocking(True)
+    try:
+        tls.setblocking(False)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                ready = select.select([tls], [], [], _remaining(deadline))[0]
+            except ssl.SSLWantWriteError:
+                ready = select.select([], [tls], [], _remaining(deadline))[1]
+            if not ready:
+                _remaining(deadline)
+        tls.setblocking(True)
+    except BaseException:
+        tls.close()
+        raise
     return tls
 
 

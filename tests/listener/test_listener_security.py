@@ -15,6 +15,7 @@ import logging
 import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,6 +335,38 @@ def test_plain_tcp_sender_stores_nothing_on_a_tls_listener(
     secure = write_ct_studies(tmp_path / "secure", studies=1, instances_per_study=1)
     assert run_storescu_tls(listener.port, secure, with_client_certificate(tls_files)).returncode == 0
     assert {r["sop_instance_uid"] for r in spool_rows(listener.config)} == sop_uids(secure)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    "first_bytes",
+    [
+        pytest.param(bytes.fromhex("010000000044") + b"\x00" * 16, id="plain-associate-rq"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: pacs\r\n\r\n", id="http"),
+        pytest.param(bytes.fromhex("16030100ff") + b"\x01" * 8, id="truncated-client-hello"),
+    ],
+)
+def test_a_failed_tls_handshake_closes_the_connection_at_once(
+    engine: str, first_bytes: bytes, tmp_path: Path, tls_files: TlsFiles, running: list[RunningListener]
+) -> None:
+    """Whatever a peer that is not speaking TLS sends, the listener hangs up instead of holding the
+    connection until the peer's own timeout (or, for a truncated hello, until the ACSE deadline)."""
+    listener = start_tls(running, tmp_path, engine, tls_files, mutual=False)
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=TIMEOUT_S) as peer:
+        peer.sendall(first_bytes)
+        if first_bytes.startswith(b"\x16"):
+            peer.shutdown(socket.SHUT_WR)  # the rest of the hello never comes
+        started = time.monotonic()
+        received = b""
+        try:
+            while chunk := peer.recv(4096):
+                received += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+        waited = time.monotonic() - started
+    assert waited < TIMEOUT_S - 1, f"the connection stayed open {waited:.1f} s after a failed handshake"
+    assert not received.startswith(b"\x02"), "a plain A-ASSOCIATE-AC came back on a TLS port"
+    assert spool_rows(listener.config) == []
 
 
 @pytest.mark.dcmtk
