@@ -3,10 +3,13 @@ PHI-laden CT whose values the assertions check."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from pydicom.dataset import Dataset
 
-from resources.deid.engine import Deidentifier
+from resources.deid.engine import Deidentifier, DeidResult
 from resources.deid.options import DeidOptions
 from resources.deid.phi_scanner import PhiScanner
 from tests.dicom_builder import ct_image, with_file_meta
@@ -22,6 +25,21 @@ def scanner() -> PhiScanner:
 @pytest.fixture(scope="session")
 def engine(scanner: PhiScanner) -> Deidentifier:
     return Deidentifier(DeidOptions(), SECRET, scanner=scanner)
+
+
+@pytest.fixture(scope="session")
+def deidentified(engine: Deidentifier) -> Callable[[Path], DeidResult]:
+    """The session engine's result for a file, each file de-identified once per session: the tests over
+    the openrem wheel's files (leak check, text items, structured content) ask about the same outputs,
+    and de-identifying the wheel takes the engine about 20 s. Results are only read, never changed."""
+    results: dict[Path, DeidResult] = {}
+
+    def of(path: Path) -> DeidResult:
+        if path not in results:
+            results[path] = engine.deidentify_file(path)
+        return results[path]
+
+    return of
 
 
 @pytest.fixture(scope="session")

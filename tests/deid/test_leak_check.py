@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
@@ -9,7 +10,7 @@ import pydicom.data
 import pytest
 from pydicom.dataset import Dataset
 
-from resources.deid.engine import Deidentifier
+from resources.deid.engine import Deidentifier, DeidResult
 from resources.deid.identifier_collection import collect_identifiers, collect_source_uids
 from resources.deid.leak_check import find_leaks
 from tests.deid.conftest import phi_ct
@@ -97,9 +98,11 @@ def test_clean_real_files_pass(engine: Deidentifier) -> None:
 
 
 @pytest.mark.openrem
-def test_clean_openrem_files_pass(engine: Deidentifier, openrem_test_files: Path) -> None:
+def test_clean_openrem_files_pass(
+    deidentified: Callable[[Path], DeidResult], openrem_test_files: Path
+) -> None:
     """Every openrem file de-identified (one with burned-in annotation aside) passes the leak check."""
-    outcomes = {p.name: engine.deidentify_file(p) for p in sorted(openrem_test_files.glob("*.dcm"))}
+    outcomes = {p.name: deidentified(p) for p in sorted(openrem_test_files.glob("*.dcm"))}
     leaking = {name: r.reasons for name, r in outcomes.items() if r.leaks}
     assert leaking == {}
     assert sum(r.outcome == "deidentified" for r in outcomes.values()) >= len(outcomes) - 1
