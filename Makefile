@@ -7,10 +7,14 @@ export DAGSTER_HOME ?= $(CURDIR)/var/dagster-home
 
 .PHONY: demo test lint typecheck ui bench clean-demo venv
 
+# uv installs what pip would (the same resolution of pyproject.toml) in about 20 s instead of about
+# 3 minutes; where uv itself cannot be installed, pip does it.
+INSTALL = if $(BIN)/python -m pip install --quiet uv; then $(BIN)/uv pip install --quiet --python $(BIN)/python
+INSTALL_PIP = else $(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel && $(BIN)/python -m pip install --quiet
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(INSTALL) -e '.[dev]'; $(INSTALL_PIP) -e '.[dev]'; fi
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -35,7 +39,7 @@ ui: $(STAMP)
 	$(BIN)/dicom-lake ui
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(INSTALL) -e '.[dev,bench]'; $(INSTALL_PIP) -e '.[dev,bench]'; fi
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean-demo:
