@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import math
 import time
 import types
 import warnings
@@ -20,9 +21,11 @@ import pytest
 from pydicom.dataset import Dataset
 
 from resources.corpus import CorpusManifest, CorpusSpec, generate_corpus, iter_corpus
+from resources.corpus.ct_images import patient_outline_mm
 from resources.corpus.generator import assemble, encoded_instances, study_recipes
 from resources.corpus.planner import CorpusPlanner
 from resources.corpus.tag_paths import TagPathError, resolve_tag_path
+from resources.dose.ssde import water_equivalent_diameter_mm
 from tests.corpus.conftest import SPEC
 from tests.dicom_builder import CT_IMAGE, MG_IMAGE, XRAY_DOSE_SR
 
@@ -151,12 +154,37 @@ def test_values_fit_their_value_representations() -> None:
 
 def test_pixel_data_present_unless_header_only(tmp_path: Path, corpus: Corpus) -> None:
     root, _ = corpus
-    image = next(root.rglob("0002_image/1.dcm"))
-    assert pydicom.dcmread(image).pixel_array.shape == (16, 16)
+    shapes = {
+        "LOCALIZER" in ds.ImageType: ds.pixel_array.shape
+        for ds in (pydicom.dcmread(p) for p in root.rglob("1.dcm"))
+        if ds.SOPClassUID == CT_IMAGE
+    }
+    assert shapes == {True: (16, 16), False: (64, 64)}
     spec = dataclasses.replace(SPEC, n_studies=4, header_only=True)
     generate_corpus(tmp_path, spec)
     for path in tmp_path.rglob("*.dcm"):
         assert "PixelData" not in pydicom.dcmread(path)
+
+
+def test_axial_images_measure_the_planned_patient_size(corpus: Corpus) -> None:
+    """Report 220's Dw measured on every axial image equals the planned outline's effective diameter
+    (to the pixel grid's resolution), and is never truncated by the field of view."""
+    root, _ = corpus
+    planner = CorpusPlanner(SPEC)
+    plans = {plan.study_uid: plan for plan in map(planner.study, range(SPEC.n_studies))}
+    measured = 0
+    for path in root.rglob("1.dcm"):
+        ds = pydicom.dcmread(path)
+        if ds.SOPClassUID != CT_IMAGE or "LOCALIZER" in ds.ImageType:
+            continue
+        hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+        spacing = tuple(float(v) for v in ds.PixelSpacing)
+        diameter, reason = water_equivalent_diameter_mm(hu, (spacing[0], spacing[1]))
+        assert reason is None, (path, reason)
+        lateral, ap = patient_outline_mm(plans[str(ds.StudyInstanceUID)])
+        assert diameter == pytest.approx(math.sqrt(lateral * ap), abs=2 * spacing[0]), path
+        measured += 1
+    assert measured >= 5
 
 
 # -- dose consistency --------------------------------------------------------------------------
