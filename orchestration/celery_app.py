@@ -4,13 +4,18 @@
 the queues and the start-up checks. Before a step runs, the worker compares the data zones it sees
 with those the run recorded when it started (:mod:`resources.store_identity`): a worker on another
 store fails the step with one clear line instead of writing where nothing else reads. A step task
-delivered twice runs once (:mod:`orchestration.step_lease`).
+delivered twice runs once (:mod:`orchestration.step_lease`). Each worker deletes step results past
+``result_expires`` once an hour (:func:`purge_expired_results`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
+
+from celery.signals import worker_ready
 
 from orchestration.executors import STORE_IDENTITY_TAG, current_celery_app
 from orchestration.step_lease import lease_database, step_lease, stored_success
@@ -81,3 +86,35 @@ def execute_plan(self: Any, execute_step_args_packed: dict[str, Any], executable
             # Stored before the lease is let go, so that a copy waiting for it finds the step done.
             self.backend.store_result(task_id, events, "SUCCESS", request=self.request)
         return events
+
+
+RESULT_CLEANUP_INTERVAL_S = 3600.0
+
+
+def purge_expired_results(backend: Any) -> None:
+    """Delete the step results older than ``result_expires`` from the result backend.
+
+    Celery's database backend keeps every result until its ``cleanup`` runs (celery beat's daily
+    ``backend_cleanup`` task, which the project does not run); other backends expire results on their
+    own and their ``cleanup`` does nothing. Every worker does it: the DELETE is idempotent.
+    """
+    backend.cleanup()
+
+
+def _result_cleanup_loop(backend: Any, interval_s: float) -> None:
+    while True:
+        try:
+            purge_expired_results(backend)
+        except Exception as exc:  # the database away for a while: the next round tries again
+            logger.warning("step results not cleaned up: %s", str(exc).splitlines()[0][:200])
+        time.sleep(interval_s)
+
+
+@worker_ready.connect
+def _start_result_cleanup(**_: Any) -> None:
+    threading.Thread(
+        target=_result_cleanup_loop,
+        args=(app.backend, RESULT_CLEANUP_INTERVAL_S),
+        name="result-cleanup",
+        daemon=True,
+    ).start()

@@ -95,6 +95,9 @@ def queue_name(queue: str) -> str:
     return f"{os.environ.get(QUEUE_PREFIX_ENV_VAR, '')}{queue}"
 
 
+RESULT_EXPIRES_S = 24 * 3600
+
+
 def celery_settings() -> dict[str, Any]:
     """Celery settings shared by the executor and the workers (they must agree)."""
     return {
@@ -119,6 +122,11 @@ def celery_settings() -> dict[str, Any]:
         "broker_transport_options": {"confirm_publish": True, **_OUTAGE_RETRIES},
         # With the instance database as the result backend, its tables say whose they are.
         "database_table_names": {"task": "dicom_lake_celery_task", "group": "dicom_lake_celery_group"},
+        # A step's result is read once by its run, and again only by a copy the broker delivers
+        # twice (within consumer_timeout): kept a day, then the workers delete it
+        # (orchestration.celery_app.purge_expired_results); the database backend keeps rows forever
+        # unless something deletes them.
+        "result_expires": RESULT_EXPIRES_S,
     }
 
 
