@@ -30,10 +30,11 @@ TINY_PIXELS = b"".join(
 # with it SSDE, AAPM Report 220) can be measured on the demo's own images.
 PHANTOM_MATRIX = 64
 HEAD_REGIONS = frozenset({"head", "sinus"})
+NECK_REGIONS = frozenset({"cervical_spine"})  # a neck: about three quarters of the head's width
 HEAD_FOV_MM, BODY_FOV_MM = 250.0, 500.0
 # An adult of 70 kg and 1.75 m has a trunk effective diameter of about 28 cm (AAPM Report 204's adult
 # range is 25-35 cm); the cross-section is scaled with weight over height, the ellipse 1.35 times as
-# wide as it is deep, a head a circle of about 16 cm (12 cm for a baby).
+# wide as it is deep, a head a circle of about 16 cm (12 cm for a baby), a neck three quarters of that.
 REFERENCE_TRUNK_MM, REFERENCE_WEIGHT_PER_HEIGHT = 280.0, 70.0 / 1.75
 LATERAL_OVER_AP = 1.35
 RESCALE_INTERCEPT = -1024  # stored value = HU + 1024: water 1024, air 0
@@ -42,8 +43,10 @@ RESCALE_INTERCEPT = -1024  # stored value = HU + 1024: water 1024, air 0
 def patient_outline_mm(plan: StudyPlan) -> tuple[float, float]:
     """(lateral, AP) width of the patient in the axial images, in mm."""
     patient = plan.patient
-    if plan.protocol.region in HEAD_REGIONS:
+    if plan.protocol.region in HEAD_REGIONS | NECK_REGIONS:
         diameter = 120.0 + 40.0 * min(1.0, (patient.size_m - 0.5) / 1.2) if patient.size_m > 0.5 else 120.0
+        if plan.protocol.region in NECK_REGIONS:
+            diameter *= 0.75
         return diameter, diameter * 0.95
     weight_per_height = max(patient.weight_kg, 2.0) / max(patient.size_m, 0.4)
     effective = REFERENCE_TRUNK_MM * math.sqrt(weight_per_height / REFERENCE_WEIGHT_PER_HEIGHT)
@@ -52,7 +55,7 @@ def patient_outline_mm(plan: StudyPlan) -> tuple[float, float]:
 
 
 def field_of_view_mm(plan: StudyPlan) -> float:
-    return HEAD_FOV_MM if plan.protocol.region in HEAD_REGIONS else BODY_FOV_MM
+    return HEAD_FOV_MM if plan.protocol.region in HEAD_REGIONS | NECK_REGIONS else BODY_FOV_MM
 
 
 def phantom_pixels(plan: StudyPlan) -> bytes:

@@ -21,6 +21,7 @@ from resources.report.dose_sections import DoseContext, drl_section, effective_d
 from resources.report.errors import EmptyPeriodError, ReportError, WarehouseMissingError
 from resources.report.model import Report, ReportHeader, Section
 from resources.report.sql import partition_params
+from resources.report.ssde_section import ssde_section
 from resources.warehouse.lineage import CODE_VERSION
 from resources.warehouse.store import make_engine
 
@@ -195,6 +196,7 @@ def build_report(
                 sections: list[Section] = [
                     drl_section(connection, context, tables),
                     effective_dose_section(connection, context, tables),
+                    ssde_section(connection, context, tables),
                 ]
             sections += analysis_sections(
                 engine, start=request.start, end=request.end, schema=request.schema, runner=runner

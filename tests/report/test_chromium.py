@@ -22,7 +22,7 @@ from tests.report.conftest import WrittenReport, run_chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.chromium]
 
-SECTION_KEYS = ["drl_audit", "effective_dose", *(key for key, _, _ in ANALYSIS_SECTIONS)]
+SECTION_KEYS = ["drl_audit", "effective_dose", "ssde", *(key for key, _, _ in ANALYSIS_SECTIONS)]
 
 PROBE = """<script>
 window.addEventListener("load", function () {

@@ -30,7 +30,7 @@ def test_the_month_report_lands_in_the_research_store(demo_site: DemoSite) -> No
     assert result.success
     metadata = result.asset_materializations_for_node("physics_report")[0].metadata
     assert metadata["written"].value is True
-    assert metadata["studies"].value > 0 and metadata["sections"].value == 6 and metadata["plots"].value >= 6
+    assert metadata["studies"].value > 0 and metadata["sections"].value == 7 and metadata["plots"].value >= 7
     html = metadata["html"].value
     folder = demo_site.config.parent / "research" / "_reports" / f"{demo_site.start:%Y-%m}"
     assert html == str(folder / "report.html")

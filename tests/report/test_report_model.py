@@ -87,6 +87,7 @@ def test_analyses_go_to_their_sections_and_free_text_stays_out(tmp_path: Path) -
     assert list(sections) == [
         "drl_audit",
         "effective_dose",
+        "ssde",
         "activity",
         "workflow",
         "population",
