@@ -152,6 +152,14 @@ def test_sigkill_between_journal_and_file_then_power_cut_loses_nothing_acknowled
     )
 
 
+def _size(path: Path) -> int:
+    """The file's size, 0 when a checkpoint deleted it meanwhile."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def test_a_full_journal_answers_a700_keeps_what_was_acknowledged_and_recovers(tmp_path: Path) -> None:
     """A real write error on the journal: the listener process may not write files over 64 KiB."""
     config_path = write_site(tmp_path / "site")
@@ -184,7 +192,7 @@ def test_a_full_journal_answers_a700_keeps_what_was_acknowledged_and_recovers(tm
         # ... then once the checkpoint has rotated to a fresh segment, records are taken again.
         # The failed append brings the checkpoint forward (at most a second later): the segment that
         # was full is deleted, or already was (then no segment holds a record any more).
-        full = {p for p in journal_folder(spool_root).glob("*.journal") if p.stat().st_size > 0}
+        full = {p for p in journal_folder(spool_root).glob("*.journal") if _size(p) > 0}
         deadline = time.monotonic() + 10
         while any(p.exists() for p in full) and time.monotonic() < deadline:
             time.sleep(0.05)  # the checkpoint runs inside the listener process: nothing to wait on here
