@@ -7,19 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from orchestration.executors import RESULT_EXPIRES_S, celery_settings, project_celery_app
-from tests.scale.cluster import PG_HOST, PG_PORT, PG_USER, private_databases, warehouse_url
+from tests.scale.cluster import private_databases, warehouse_url
+from tests.scale.conftest import require_postgres
 
 pytestmark = [pytest.mark.postgres]
-
-
-def require_postgres() -> None:
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        psycopg2.connect(
-            host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3
-        ).close()
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {PG_HOST}:{PG_PORT}: {str(exc).strip()[:200]}")
 
 
 def test_expired_step_results_are_deleted_and_recent_ones_kept() -> None:

@@ -75,6 +75,10 @@ class Deployment:
 def require_peers() -> None:
     if not broker_reachable():
         pytest.skip("no RabbitMQ on 127.0.0.1:5672 (Debian package rabbitmq-server)")
+    require_postgres()
+
+
+def require_postgres() -> None:
     psycopg2 = pytest.importorskip("psycopg2")
     from tests.scale.cluster import PG_HOST, PG_PORT, PG_USER
 
