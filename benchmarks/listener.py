@@ -150,11 +150,17 @@ def journal_counters(log: Path) -> dict[str, int]:
     for line in log.read_text(errors="replace").splitlines():
         if "listener stopped: " in line:
             stats = json.loads(line.split("listener stopped: ", 1)[1])
-            for key in ("journal_records", "journal_fsyncs", "journal_fsync_ms", "journal_checkpoints"):
+            for key in (
+                "journal_records",
+                "journal_fsyncs",
+                "journal_fsync_ms",
+                "journal_checkpoints",
+                "split_instances",
+                "split_batches",
+            ):
                 totals[key] = totals.get(key, 0) + int(stats.get(key, 0))
-            totals["journal_largest_group"] = max(
-                totals.get("journal_largest_group", 0), int(stats.get("journal_largest_group", 0))
-            )
+            for key in ("journal_largest_group", "split_largest_backlog"):
+                totals[key] = max(totals.get(key, 0), int(stats.get(key, 0)))
     return totals
 
 
@@ -259,11 +265,11 @@ def main() -> int:
         print(f"listener benchmark: {len(files)} instances of {size_kib:.1f} KiB, TCP_NODELAY=1 everywhere")
         print(
             f"dicom-lake listen: {args.engine} engine, {args.workers} worker processes sharing the port "
-            "(SO_REUSEPORT); every instance written atomically (temp file + rename) and its receipt "
-            "committed to the spool index before the success status (group commit led by the association "
-            "threads: per worker process one journal fdatasync and one index transaction for whatever is "
-            "queued; each sender answered only after its batch; files and rows flushed by a syncfs at "
-            "the journal checkpoints, every 2 s);"
+            "(SO_REUSEPORT); with fsync each instance is answered once its journal record is "
+            "fdatasynced (one fdatasync per group, per worker process), and written atomically (temp "
+            "file + rename) and indexed behind the answer, before the A-RELEASE is answered; without "
+            "fsync it is written and indexed before the answer (group commit); files and rows "
+            "flushed by a syncfs at the journal checkpoints;"
         )
         print(
             "  'fsync' = listener.fsync true (journaled and fdatasynced: survives a power cut, the default)"
@@ -291,6 +297,13 @@ def main() -> int:
                         f"{counters['journal_largest_group']}; mean fdatasync "
                         f"{counters['journal_fsync_ms'] / fsyncs:.1f} ms; "
                         f"{counters['journal_checkpoints']} checkpoints"
+                    )
+                    print(
+                        f"      behind the answers: {counters['split_instances']} files written and "
+                        f"indexed in {counters['split_batches']} transactions (largest queue "
+                        f"{counters['split_largest_backlog']}); a sender waits about 1.5 fdatasyncs "
+                        f"per instance, so {senders} sender(s) cannot pass about "
+                        f"{senders * 1000 / (1.5 * counters['journal_fsync_ms'] / fsyncs):,.0f} inst/s"
                     )
         load_1, load_5, load_15 = os.getloadavg()
         print(f"load average at the end: {load_1:.2f} {load_5:.2f} {load_15:.2f} ({os.cpu_count()} cores)")

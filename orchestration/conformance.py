@@ -27,6 +27,7 @@ from pynetdicom.presentation import DEFAULT_TRANSFER_SYNTAXES
 from resources.dicom_network import negotiation, upper_layer
 from resources.dicom_network.association_settings import AssociationSettings
 from resources.dicom_network.status import FindStatus, GeneralStatus, MoveStatus, StoreStatus
+from resources.listener.receive_writer import RELEASE_WAIT_S
 from resources.listener.storage_contexts import SOP_CLASS_TABLE, storage_contexts
 from resources.pacs.c_get import COMMON_STORAGE_CLASSES
 from resources.pacs.query import PacsQuerier
@@ -264,6 +265,14 @@ def _scp(table: Path) -> list[str]:
         "`listener.tls_ca_certificate` a client certificate from that CA is required (mutual TLS). "
         "An empty `listener.allowed_calling_ae_titles` refuses every sender; an empty "
         "`listener.allowed_hosts` admits any host.",
+        "",
+        "When Success (`0x0000`) is answered to a C-STORE: with `listener.fsync` on, once the instance "
+        "is in the listener's journal and fdatasynced (it survives a power cut); its spool file and "
+        "index row are written behind, and the A-RELEASE-RP is sent once everything the association "
+        f"sent is in the spool (at most {RELEASE_WAIT_S:g} s, or at once while the spool cannot be "
+        "written: the instances wait in the journal). While the spool cannot be written, C-STOREs are "
+        "answered `0xA700`. With `listener.fsync` off, Success follows the file's atomic rename and its "
+        "index row.",
         "",
         "Associations refused (A-ASSOCIATE-RJ):",
         "",

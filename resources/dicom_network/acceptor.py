@@ -292,6 +292,7 @@ class NativeAcceptor:
                 return "closed by the peer without release"
             pdu_type, body = received
             if pdu_type == A_RELEASE_RQ:
+                self.receiver.release_requested()  # what was acknowledged is filed by then
                 sock.sendall(pdu(A_RELEASE_RP, b"\0\0\0\0"))
                 return "released"
             if pdu_type == A_ABORT:

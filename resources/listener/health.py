@@ -81,6 +81,11 @@ def check_health(spool_root: Path, host: str, port: int, *, now: float | None = 
         if age > STALE_AFTER_S:
             problems.append(f"process {pid} heartbeat is {age:.0f} s old")
             continue
+        if info.get("spool_write_error"):
+            problems.append(
+                f"process {pid}: {info.get('split_backlog', 0)} acknowledged instance(s) wait in the "
+                f"journal, the spool cannot be written ({info['spool_write_error']})"
+            )
         processes.append(info)
     if not processes:
         problems.append("no live listener process has a fresh heartbeat")

@@ -7,20 +7,20 @@ commit of the filesystem's own journal: with four senders that halved the listen
 Instead every received instance is appended to this journal (metadata and the encoded bytes, one
 record) and one syncer thread fdatasyncs it: each fdatasync covers every record appended before it
 started, by all associations of the process, and the records appended while it runs form the next
-group. The spool file is written (renamed into place, not fsynced) while that fdatasync runs, and
-the index row is committed after it, before the answer (:mod:`resources.listener.receive_writer`),
-so every reader of the index sees what was acknowledged; the durability of files and rows comes
-from the journal until the next checkpoint.
+group. The instance is acknowledged once its record is durable; the spool file and index row are
+written behind by the splitter (:mod:`resources.listener.journal_split`), and an association's
+A-RELEASE waits for them, so a sender whose association is over finds its instances in the index.
+The durability of files and rows comes from the journal until the next checkpoint.
 
 Invariants
 ----------
-1. An instance is acknowledged only after its record is in the journal and fdatasynced, its spool
-   file renamed into place and its index row committed (so after a power cut the journal holds every
-   acknowledged instance whose file or row the spool may have lost). A record whose file could not
-   be written is followed by a void record, so a replay does not store it.
+1. An instance is acknowledged only after its record is in the journal and fdatasynced (so after a
+   power cut the journal holds every acknowledged instance whose file or row the spool may lack).
+   A record whose sender is told it failed is followed by a void record, so a replay does not
+   store it.
 2. A segment is deleted only after a checkpoint made the spool files and index rows of all its
-   records durable (``syncfs``, or fsync of each file, folder and the index), and only once no
-   receive that appended to it is still under way.
+   records durable (``syncfs``, or fsync of each file, folder and the index), and only once every
+   record in it is settled: answered as failed, or written to the spool and indexed by the splitter.
 3. A record (:mod:`resources.listener.journal_format`) carries its length and CRC-32; a failed or
    short append is truncated away at once, so a record can be torn only by a crash mid-append, and
    then it is the last one and was never acknowledged: recovery drops it
@@ -42,10 +42,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from resources.listener.journal_format import JOURNAL_FOLDER, SUFFIX, VOID, encode_record, write_at
+from resources.listener.journal_segment import JournalStats, JournalTicket, Segment, quiet
 from resources.spool.durability import fsync_directory
 from resources.spool.errors import SpoolWriteError
 from resources.spool.records import SpoolRecord
@@ -61,50 +62,12 @@ sync_data: Callable[[int], None] = os.fdatasync
 CHECKPOINT_INTERVAL_S = 30.0
 SEGMENT_BYTES = 256 << 20
 MIN_CHECKPOINT_SPACING_S = 1.0
+# How long a background checkpoint waits for the records of a rotated segment to be split.
+BACKGROUND_WAIT_S = 5.0
 
 
 def journal_folder(spool_root: Path) -> Path:
     return spool_root / JOURNAL_FOLDER
-
-
-@dataclass(eq=False)
-class Segment:
-    """One journal file of this process: what was appended, what is durable, what is under way."""
-
-    path: Path
-    fd: int
-    size: int = 0
-    durable: int = 0
-    records: int = 0
-    durable_records: int = 0
-    pending: int = 0  # receives that appended here and have not settled yet
-    files: list[Path] = field(default_factory=list)
-    error: OSError | None = None  # a failed fdatasync: nothing more of this segment is acknowledged
-
-
-def _quiet(segment: Segment) -> bool:
-    return segment.pending == 0 and (segment.durable >= segment.size or segment.error is not None)
-
-
-@dataclass(frozen=True)
-class JournalTicket:
-    """Where one appended record ends (what :meth:`Journal.sync` must make durable for it)."""
-
-    segment: Segment
-    end: int
-    records: int
-
-
-@dataclass
-class JournalStats:
-    """Counters since start: records, fdatasyncs (records / fsyncs = mean group size), checkpoints."""
-
-    records: int = 0
-    fsyncs: int = 0
-    largest_group: int = 0
-    fsync_seconds: float = 0.0
-    checkpoints: int = 0
-    checkpoint_seconds: float = 0.0
 
 
 class Journal:
@@ -239,7 +202,7 @@ class Journal:
             self._unsynced.notify()
 
     def settle(self, ticket: JournalTicket) -> None:
-        """The receive that appended ``ticket`` is done (answered, either way)."""
+        """``ticket``'s record needs the journal no more: answered as failed, or split into the spool."""
         with self._lock:
             ticket.segment.pending -= 1
             if ticket.segment.pending == 0:
@@ -265,9 +228,13 @@ class Journal:
             retired = list(self._retired)
             deadline = time.monotonic() + timeout_s
             # Quiet: no receive under way, and the syncer done with it (it never touches it again).
-            while not all(map(_quiet, retired)) and time.monotonic() < deadline:
+            while (
+                not all(map(quiet, retired))
+                and time.monotonic() < deadline
+                and (final or not self._stopping)  # close() must not wait behind a background one
+            ):
                 self._settled.wait(timeout=max(0.01, deadline - time.monotonic()))
-            settled = [s for s in retired if _quiet(s)]
+            settled = [s for s in retired if quiet(s)]
         if fresh is not None:  # nothing to rotate: the spare is not needed
             self._remove(fresh)
         if not settled:
@@ -291,18 +258,27 @@ class Journal:
             self.stats.checkpoint_seconds += time.perf_counter() - began
             return not self._retired
 
-    def close(self) -> None:
-        """Refuse appends, checkpoint what is journaled and delete the journal (kept if that fails)."""
+    def close(self, *, wait_s: float = 30.0) -> None:
+        """Refuse appends, checkpoint what is journaled and delete the journal (kept if that fails).
+
+        ``wait_s`` bounds the wait for receives still under way (records not yet split are kept).
+        """
         with self._lock:
             self._closed = True  # no append the syncer could miss
             self._stopping = True
             self._unsynced.notify_all()
+            self._settled.notify_all()
         self._stopped.set()
         self._wake.set()
         self._thread.join(timeout=60)
         self._syncer.join(timeout=60)
-        if not self.checkpoint(final=True):
+        if not self.checkpoint(final=True, timeout_s=wait_s):
             log.warning("journal in %s kept: it is replayed at the next start", self.folder)
+            with self._lock:
+                kept, self._retired = self._retired, []
+            for segment in kept:  # its lock goes with its fd: the next start may replay it
+                with contextlib.suppress(OSError):
+                    os.close(segment.fd)
 
     # -- internals --------------------------------------------------------------------------------------
     def _checkpoint_loop(self) -> None:
@@ -312,7 +288,8 @@ class Journal:
             if self._stopping:
                 return
             try:
-                self.checkpoint()
+                # Segments whose records are still being split wait for the next checkpoint.
+                self.checkpoint(timeout_s=BACKGROUND_WAIT_S)
             except Exception:  # the loop must survive; the next checkpoint retries
                 log.exception("journal checkpoint in %s failed", self.folder)
             # A checkpoint brought forward (a full segment, a failed append) at most once a second.

@@ -29,6 +29,7 @@ import pydicom.uid
 from pynetdicom import AE, evt
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
+from pynetdicom.pdu_primitives import A_RELEASE
 from pynetdicom.transport import ThreadedAssociationServer
 
 from resources.dicom_network.acceptor_settings import Receiver
@@ -161,6 +162,7 @@ class PynetdicomEngine:
             (evt.EVT_C_STORE, self._on_c_store),
             (evt.EVT_ACCEPTED, self._on_accepted),
             (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_ACSE_RECV, self._on_acse_received),
             (evt.EVT_RELEASED, self._on_released),
             (evt.EVT_ABORTED, self._on_aborted),
             (evt.EVT_CONN_CLOSE, self._on_connection_closed),
@@ -219,6 +221,13 @@ class PynetdicomEngine:
         with self._lock:
             count = self._per_association.pop(id(event.assoc), 0)
         self.receiver.association_finished(self._peer(event), how, count)
+
+    def _on_acse_received(self, event: Event) -> None:
+        # Triggered in the association's own thread as it takes the A-RELEASE-RQ, before pynetdicom
+        # sends the A-RELEASE-RP: the release waits there until what was acknowledged is filed.
+        primitive = getattr(event, "primitive", None)  # set for EVT_ACSE_RECV only
+        if isinstance(primitive, A_RELEASE) and primitive.result is None:
+            self.receiver.release_requested()
 
     def _on_released(self, event: Event) -> None:
         self._finish(event, "released")

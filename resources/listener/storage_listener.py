@@ -77,6 +77,14 @@ class ListenerStats:
     journal_largest_group: int = 0
     journal_fsync_ms: int = 0
     journal_checkpoints: int = 0
+    # Behind the acknowledgement (journal_split): instances written to the spool and indexed, index
+    # transactions, the largest queue, failed tries; what waits now, and why (a write error).
+    split_instances: int = 0
+    split_batches: int = 0
+    split_largest_backlog: int = 0
+    split_failures: int = 0
+    split_backlog: int = 0
+    spool_write_error: str | None = None
     recovered_records: int = 0
     recovered_files_written: int = 0
     recovered_rows_recorded: int = 0
@@ -203,13 +211,18 @@ class StorageListener:
             self.settings.network_timeout_s,
             os.getpid(),
         )
-        log.info(
-            "listener durability: each instance written to a temporary file and renamed into the spool, "
-            "%s its receipt committed to the spool index (group commit), before the success status",
-            "appended to the journal and fdatasynced (one fdatasync per group),"
-            if self.writer.journal is not None
-            else "(no fsync: listener.fsync is false)",
-        )
+        if self.writer.journal is not None:
+            log.info(
+                "listener durability: each instance appended to the journal and fdatasynced (one "
+                "fdatasync per group) before the success status; written to the spool and indexed "
+                "behind it, before the A-RELEASE is answered; replayed from the journal after a crash"
+            )
+        else:
+            log.info(
+                "listener durability: each instance written to a temporary file and renamed into the "
+                "spool, its receipt committed to the spool index (group commit), before the success "
+                "status (no fsync: listener.fsync is false)"
+            )
         if self.status_file is not None:
             self._write_status()
             self._heartbeat = threading.Thread(
@@ -249,6 +262,13 @@ class StorageListener:
             self.stats.journal_largest_group = journal.largest_group
             self.stats.journal_fsync_ms = round(journal.fsync_seconds * 1000)
             self.stats.journal_checkpoints = journal.checkpoints
+        backlog, error, splits = self.writer.split_state()
+        with self._lock:
+            self.stats.split_instances = sum(split.instances for split in splits)
+            self.stats.split_batches = sum(split.batches for split in splits)
+            self.stats.split_largest_backlog = max((split.largest_backlog for split in splits), default=0)
+            self.stats.split_failures = sum(split.failures for split in splits)
+            self.stats.split_backlog, self.stats.spool_write_error = backlog, error
 
     # -- status ---------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -289,6 +309,9 @@ class StorageListener:
         with self._lock:
             self.stats.associations_refused += 1
         log.warning("connection from %s refused: host not in listener.allowed_hosts", host)
+
+    def release_requested(self) -> None:
+        self.writer.release()
 
     def association_accepted(self, peer: str) -> None:
         with self._lock:

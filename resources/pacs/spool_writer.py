@@ -289,6 +289,9 @@ class SpoolWriter:
             return StoreStatus.OUT_OF_RESOURCES
 
     # -- association notices of the native acceptor -------------------------------------------------
+    def release_requested(self) -> None:
+        """Nothing to wait for: the retrieval collects what arrived once the C-MOVE completes."""
+
     def association_accepted(self, peer: str) -> None:
         log.debug("storage SCP: association from %s accepted", peer)
 

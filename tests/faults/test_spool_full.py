@@ -1,8 +1,9 @@
 """The spool's filesystem full: a small tmpfs (root only) as the spool of a real listener and of a retrieval.
 
 - ``storescu`` of more than fits: what did not fit is answered 0xA700 (out of resources), everything the
-  sender was told Success for is in the spool (file and index row), and once the filesystem is grown
-  the resend of everything succeeds.
+  sender was told Success for is in the spool (file and index row) or in the journal kept for the next
+  start, which writes it into the spool once the filesystem is grown; the resend of everything then
+  succeeds.
 - A C-MOVE retrieval into a full spool fails the partition with a PacsError that says the spool could not
   be written; once space returns the rerun completes.
 """
@@ -18,6 +19,8 @@ import pytest
 from pydicom import dcmread
 
 from resources.dicom_network.association import NetworkOptions, PeerAddress
+from resources.listener.journal import journal_folder
+from resources.listener.journal_format import SUFFIX, VOID, read_segment
 from resources.pacs.demo_pacs import DemoPacs
 from resources.pacs.errors import PacsError
 from resources.pacs.query import PacsQuerier
@@ -89,14 +92,21 @@ def test_listener_on_a_full_spool_refuses_with_a700_loses_nothing_acknowledged_a
     assert 0 < len(acknowledged) < INSTANCES  # some fitted, the rest did not
     assert {first[p] for p in refused} == {"Refused: OutOfResources"}  # 0xA700, nothing else
     spool = SpoolStore(config.paths.spool, fsync=False)
-    indexed = {r.sop_instance_uid: r for r in spool.instances(PARTITION)}
-    assert acknowledged <= set(indexed)  # nothing acknowledged is lost
-    for uid in acknowledged:
-        assert dcmread(indexed[uid].path).SOPInstanceUID == uid
+    indexed = {r.sop_instance_uid for r in spool.instances(PARTITION)}
+    spool.close()
+    assert acknowledged <= indexed | _journaled(config.paths.spool)  # nothing acknowledged is lost
 
+    kept = list(journal_folder(config.paths.spool).glob(f"*{SUFFIX}"))
     resize_filesystem(mounted, "64m")  # space returns; the spool's files stay
-    listener = start_listener_in_process(config)
+    listener = start_listener_in_process(config)  # replays the journal first
     try:
+        spool = SpoolStore(config.paths.spool, fsync=False)
+        recovered = {r.sop_instance_uid: r for r in spool.instances(PARTITION)}
+        spool.close()
+        assert acknowledged <= set(recovered)
+        for uid in acknowledged:
+            assert dcmread(recovered[uid].path).SOPInstanceUID == uid
+        assert not [segment for segment in kept if segment.exists()]  # replayed, then deleted
         second = _store(config.listener.port, files)
     finally:
         listener.close()
@@ -104,6 +114,16 @@ def test_listener_on_a_full_spool_refuses_with_a700_loses_nothing_acknowledged_a
     rows = [r.sop_instance_uid for r in SpoolStore(config.paths.spool, fsync=False).instances(PARTITION)]
     assert len(rows) == len(set(rows)) == INSTANCES
     assert set(rows) == set(uid_of.values())
+
+
+def _journaled(spool_root: Path) -> set[str]:
+    """SOP Instance UIDs the listener's journal holds (not voided): what a restart writes into the spool."""
+    held: dict[str, bool] = {}
+    for segment in sorted(journal_folder(spool_root).glob(f"*{SUFFIX}")):
+        entries, _torn_at = read_segment(segment)
+        for entry in entries:
+            held[entry.record.sop_instance_uid] = entry.record.size_bytes != VOID
+    return {uid for uid, kept in held.items() if kept}
 
 
 def _fill(folder: Path) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from pynetdicom import AE
+from pynetdicom.association import Association
 from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
 import resources.listener.journal as journal_module
@@ -217,22 +218,33 @@ def _site(tmp_path: Path, engine: str = "native") -> tuple[Path, SiteConfig]:
     return path, load_site_config(path)
 
 
+def _associate(port: int) -> Association:
+    ae = AE(ae_title=PACS_AE)
+    ae.add_requested_context(CTImageStorage)
+    assoc = ae.associate("127.0.0.1", port, ae_title=LAKE_AE)
+    assert assoc.is_established
+    return assoc
+
+
 @pytest.mark.parametrize("engine", ["native", "pynetdicom"])
-def test_success_is_answered_only_after_the_journal_fdatasync_and_the_index_commit(
+def test_success_follows_the_journal_fdatasync_and_the_release_waits_for_the_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
+    """The C-STORE answer waits for the journal only; the spool file and row are written behind, and
+    the A-RELEASE-RP waits for them. A failing index is retried behind (the instance is durable)."""
     events: list[str] = []
     real_sync, real_index = journal_module.sync_data, SpoolStore.index_records
-    fail_index = {"on": True}
+    index_works = threading.Event()
 
     def spy_sync(fd: int) -> None:
         real_sync(fd)
         events.append("journal fdatasync")
 
     def spy_index(store: SpoolStore, records: list[SpoolRecord]) -> None:
-        if fail_index["on"]:
+        if not index_works.is_set():
             events.append("index failed")
             raise SpoolWriteError("injected: index unavailable")
+        time.sleep(0.5)  # a slow index: a release that did not wait would return before the row
         real_index(store, records)
         events.append("indexed")
 
@@ -241,16 +253,32 @@ def test_success_is_answered_only_after_the_journal_fdatasync_and_the_index_comm
     _path, config = _site(tmp_path, engine)
     running = start_listener_in_process(config)
     try:
-        dataset = _datasets(1)[0]
-        # The index refuses the row: the sender must hear 0xA700 (and resend), not Success.
-        assert _send_all(running.port, [dataset]) == [StoreStatus.OUT_OF_RESOURCES]
-        assert events[-2:] == ["journal fdatasync", "index failed"]
-        fail_index["on"] = False
+        first, second = _datasets(2)
+        assoc = _associate(running.port)
+        try:
+            assert int(assoc.send_c_store(first).Status) == StoreStatus.SUCCESS
+            assert events[0] == "journal fdatasync"  # the answer came once the record was durable
+        finally:
+            assoc.release()  # returns as soon as the write failed: the instance waits in the journal
+        assert "index failed" in events
+        assert _rows(config.paths.spool) == []
+        index_works.set()  # the retry (within about a second) indexes the acknowledged instance
+        deadline = time.monotonic() + 10
+        while not _rows(config.paths.spool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [r["sop_instance_uid"] for r in _rows(config.paths.spool)] == [first.SOPInstanceUID]
+
         events.clear()
-        assert _send_all(running.port, [dataset]) == [StoreStatus.SUCCESS]
-        assert events == ["journal fdatasync", "indexed"]  # both done before the response was sent
-        assert [r["sop_instance_uid"] for r in _rows(config.paths.spool)] == [dataset.SOPInstanceUID]
+        assoc = _associate(running.port)
+        try:
+            assert int(assoc.send_c_store(second).Status) == StoreStatus.SUCCESS
+            assert events == ["journal fdatasync"]  # answered before the (slow) index commit
+        finally:
+            assoc.release()
+        assert events == ["journal fdatasync", "indexed"]  # the release waited for it
+        assert len(_rows(config.paths.spool)) == 2
     finally:
+        index_works.set()
         running.close()
 
 

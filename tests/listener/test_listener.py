@@ -108,19 +108,35 @@ def test_series_date_is_the_fallback_partition(listener: RunningListener) -> Non
     assert [r["partition_key"] for r in spool_rows(listener.config)] == ["2026-10-31"]
 
 
-def test_unwritable_spool_answers_failure_so_the_sender_resends(listener: RunningListener) -> None:
+def test_an_unwritable_spool_keeps_what_was_acknowledged_and_refuses_the_rest(
+    listener: RunningListener,
+) -> None:
     # A file where the partition folder must go: mkdir fails with a real OS error (ENOTDIR/EEXIST),
     # the same path through the code as a permission error or a full disk.
     spool = listener.config.paths.spool
     (spool / "2026-11-09").write_bytes(b"")
-    dataset = pixel_ct(study_uid="1.2.3.6", series_uid="1.2.3.6.1", sop_uid="1.2.3.6.1.1")
-    assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.OUT_OF_RESOURCES
+    first, second = (
+        pixel_ct(study_uid="1.2.3.6", series_uid="1.2.3.6.1", sop_uid=f"1.2.3.6.1.{i}") for i in (1, 2)
+    )
+    # The first is durable in the journal before its spool file is tried: it is acknowledged, and its
+    # association's release returns once the write failed (not after the release timeout).
+    began = time.monotonic()
+    assert send_with_pynetdicom(listener.port, first) == StoreStatus.SUCCESS
+    assert time.monotonic() - began < 10
+    # While the spool cannot be written, new instances are refused so that the sender resends them.
+    assert send_with_pynetdicom(listener.port, second) == StoreStatus.OUT_OF_RESOURCES
     assert spool_rows(listener.config) == []
     assert not list(spool.rglob("*.part"))
-    # Once the cause is fixed, the sender's retry succeeds.
+    # Once the cause is fixed, the acknowledged instance is written from the journal's copy...
     (spool / "2026-11-09").unlink()
-    assert send_with_pynetdicom(listener.port, dataset) == StoreStatus.SUCCESS
-    assert len(spool_rows(listener.config)) == 1
+    deadline = time.monotonic() + 15
+    while not spool_rows(listener.config) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [r["sop_instance_uid"] for r in spool_rows(listener.config)] == [first.SOPInstanceUID]
+    assert pydicom.dcmread(spool_rows(listener.config)[0]["path"]).SOPInstanceUID == first.SOPInstanceUID
+    # ... and the sender's retry of the refused one succeeds.
+    assert send_with_pynetdicom(listener.port, second) == StoreStatus.SUCCESS
+    assert len(spool_rows(listener.config)) == 2
 
 
 @pytest.mark.dcmtk
