@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
 from resources.dicom_network.status import StoreStatus
 from resources.listener import ListenerConfigError, StorageListener, check_health
+from resources.listener.health import status_folder
 from resources.quarantine import QuarantineStore
 from resources.site_config import ListenerSettings, SiteConfig, load_site_config
 from resources.spool.store import SpoolStore
@@ -23,6 +25,7 @@ from tests.dcmtk_tools import require_dcmtk, run_storescu, storescu_command, sto
 from tests.dicom_builder import pixel_ct, write_ct_studies
 from tests.listener.conftest import ListenerProcess
 from tests.listener_site import LAKE_AE, PACS_AE, RunningListener, start_listener_in_process, write_site
+from tests.peers import free_port
 
 
 def spool_rows(config: SiteConfig) -> list[sqlite3.Row]:
@@ -274,3 +277,22 @@ def test_health_reports_a_live_listener_and_a_stopped_one(tmp_path: Path) -> Non
     assert not report.alive
     assert any("nothing accepts connections" in p for p in report.problems)
     assert json.loads(json.dumps(report.as_dict()))["status"] == "down"
+
+
+def test_health_names_acknowledged_instances_waiting_for_an_unwritable_spool(tmp_path: Path) -> None:
+    spool_root = tmp_path / "spool"
+    folder = status_folder(spool_root)
+    folder.mkdir(parents=True)
+    status = {
+        "pid": os.getpid(),
+        "heartbeat_at": time.time(),
+        "split_backlog": 3,
+        "spool_write_error": "x.dcm: could not be written to the spool: No space left on device",
+    }
+    (folder / "listener-1.json").write_text(json.dumps(status))
+    report = check_health(spool_root, "127.0.0.1", free_port())
+    assert report.processes and report.processes[0]["split_backlog"] == 3
+    assert any(
+        "3 acknowledged instance(s) wait in the journal" in p and "No space left" in p
+        for p in report.problems
+    ), report.problems
