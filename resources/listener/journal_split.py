@@ -226,20 +226,8 @@ class JournalSplitter:
         return len(records), error
 
     def _write(self, item: _Queued) -> SpoolRecord:
-        planned = item.record
-        return self.spool.write_file(
-            item.data,
-            sop_instance_uid=planned.sop_instance_uid,
-            sop_class_uid=planned.sop_class_uid,
-            study_uid=planned.study_uid,
-            series_uid=planned.series_uid,
-            partition_key=planned.partition_key,
-            source=planned.source,
-            calling_ae_title=planned.calling_ae_title,
-            defer_sync=True,  # the journal holds it durably until the checkpoint flushes the spool
-            received_at=planned.received_at,
-            sha256=planned.sha256,  # hashed for the journal already
-        )
+        # defer_sync: the journal holds the instance durably until a checkpoint flushes the spool.
+        return write_planned(self.spool, item.data, item.record)
 
     def _failed(self, error: SpoolWriteError) -> None:
         reason = str(error)
@@ -253,3 +241,26 @@ class JournalSplitter:
             self.stats.failures += 1
             self.last_error = reason
             self._changed.notify_all()  # a waiting A-RELEASE or put gives up
+
+
+def write_planned(spool: SpoolStore, data: bytes, planned: SpoolRecord) -> SpoolRecord:
+    """Write the spool file ``planned`` names (atomically, not fsynced); the record as written.
+
+    Raises
+    ------
+    SpoolWriteError
+        If the file cannot be written; nothing half-written is left behind.
+    """
+    return spool.write_file(
+        data,
+        sop_instance_uid=planned.sop_instance_uid,
+        sop_class_uid=planned.sop_class_uid,
+        study_uid=planned.study_uid,
+        series_uid=planned.series_uid,
+        partition_key=planned.partition_key,
+        source=planned.source,
+        calling_ae_title=planned.calling_ae_title,
+        defer_sync=True,
+        received_at=planned.received_at,
+        sha256=planned.sha256 or None,  # hashed for the journal already, when there is one
+    )

@@ -20,7 +20,12 @@ import zlib
 from resources.listener.group_commit import GroupCommitter
 from resources.listener.journal import Journal, journal_folder
 from resources.listener.journal_recovery import RecoveryReport, recover
-from resources.listener.journal_split import MAX_BACKLOG_BYTES, JournalSplitter, SplitStats
+from resources.listener.journal_split import (
+    MAX_BACKLOG_BYTES,
+    JournalSplitter,
+    SplitStats,
+    write_planned,
+)
 from resources.spool.instance_header import InstanceHeader
 from resources.spool.records import SpoolRecord, utc_now
 from resources.spool.store import SpoolStore
@@ -127,7 +132,7 @@ class ReceiveWriter:
         )
         journal = self.journal
         if journal is None or not self.splitters:
-            record = self._write(encoded, planned)
+            record = write_planned(self.spool, encoded, planned)
             self.committer.commit(record)
             return record
         ticket = journal.append(planned, encoded)
@@ -141,18 +146,3 @@ class ReceiveWriter:
             journal.settle(ticket)
             raise
         return planned
-
-    def _write(self, encoded: bytes, planned: SpoolRecord) -> SpoolRecord:
-        return self.spool.write_file(
-            encoded,
-            sop_instance_uid=planned.sop_instance_uid,
-            sop_class_uid=planned.sop_class_uid,
-            study_uid=planned.study_uid,
-            series_uid=planned.series_uid,
-            partition_key=planned.partition_key,
-            source=planned.source,
-            calling_ae_title=planned.calling_ae_title,
-            defer_sync=True,
-            received_at=planned.received_at,
-            sha256=planned.sha256 or None,  # hashed for the journal already
-        )
