@@ -8,18 +8,14 @@ and only then releases every association of that batch to send its C-STORE respo
 queued meanwhile form the next batch, led by one of their own threads. A lone sender thus commits in
 its own thread with no hand-over, while concurrent senders share fsyncs and transactions.
 
-How a batch is made durable:
+The listener uses it with ``listener.fsync`` off (with it on, instances are answered from the journal
+and indexed behind by :mod:`resources.listener.journal_split`). On a spool that fsyncs, each file
+was fsynced by its own thread (:meth:`GroupCommitter.sync_file`), and the leader fsyncs each
+distinct folder once (and the folders above a folder not made durable yet).
 
-- with a journal (:mod:`resources.listener.journal`, the listener's way when ``listener.fsync`` is
-  on): every record is durable in the journal before it queues (the journal's syncer covers all
-  the records appended before each of its fdatasyncs), so the batch needs no fsync here; the files
-  and rows reach the disk at the journal's checkpoint.
-- without one: each file was fsynced by its own thread (:meth:`GroupCommitter.sync_file`), and the
-  leader fsyncs each distinct folder once (and the folders above a folder not made durable yet).
-
-Either way Success is answered only after the file is in place, durable (or journaled durably) and
-indexed. If the fsync or the index transaction fails, every instance of that batch gets the error
-(the sender is answered ``0xA700`` and resends).
+Success is answered only after the file is in place (durable, when the spool fsyncs) and indexed.
+If the fsync or the index transaction fails, every instance of that batch gets the error (the
+sender is answered ``0xA700`` and resends).
 """
 
 from __future__ import annotations
@@ -32,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from resources.listener.journal import Journal
 from resources.spool import SpoolRecord, SpoolStore
 from resources.spool.durability import fsync_directory, fsync_file
 from resources.spool.errors import SpoolWriteError
@@ -56,8 +51,6 @@ class GroupCommitter:
         The spool whose index receives the rows; its ``fsync`` flag says whether folders are fsynced.
     sync_directory
         How a folder is fsynced (default :func:`fsync_directory`; injectable to observe the order).
-    journal
-        The journal that makes the records durable before they are handed over: no fsync here then.
     """
 
     def __init__(
@@ -65,10 +58,8 @@ class GroupCommitter:
         spool: SpoolStore,
         *,
         sync_directory: Callable[[Path], None] | None = None,
-        journal: Journal | None = None,
     ) -> None:
         self.spool = spool
-        self.journal = journal
         self._sync_directory = sync_directory
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a batch was committed, or leadership freed
@@ -88,7 +79,7 @@ class GroupCommitter:
         SpoolWriteError
             If the file cannot be fsynced.
         """
-        if not self.spool.fsync or self.journal is not None:
+        if not self.spool.fsync:
             return
         try:
             fsync_file(path)
@@ -96,10 +87,9 @@ class GroupCommitter:
             raise SpoolWriteError(f"{path.name}: not fsynced: {exc.strerror}") from exc
 
     def commit(self, record: SpoolRecord) -> None:
-        """Block until ``record``'s folder is fsynced (without a journal) and its row committed.
+        """Block until ``record``'s folder is fsynced (when the spool fsyncs) and its row committed.
 
-        Without a journal the caller must already have fsynced the file itself (when the spool fsyncs);
-        with one, the caller must have waited until the journal made the record durable.
+        When the spool fsyncs, the caller must already have fsynced the file itself.
 
         Raises
         ------
@@ -160,7 +150,7 @@ class GroupCommitter:
         records = [w.record for w in batch]
         error: SpoolWriteError | None = None
         try:
-            if self.spool.fsync and self.journal is None:
+            if self.spool.fsync:
                 folders = self._folders_to_sync(records)
                 for folder in folders:
                     try:

@@ -2,9 +2,10 @@
 
 With ``listener.fsync`` on, a received instance is acknowledged as soon as its journal record is
 fdatasynced (:mod:`resources.listener.journal`): the journal alone makes it survive a power cut.
-This one thread per process then writes each spool file (temporary name, renamed into place),
-commits the index rows of many instances in one transaction, and only then settles their journal
-records, so a checkpoint never deletes a segment whose files and rows are not written yet.
+Splitter threads (two per process, each taking the instances of its share of SOP Instance UIDs)
+then write each spool file (temporary name, renamed into place), commit the index rows of many
+instances in one transaction, and only then settle their journal records, so a checkpoint never
+deletes a segment whose files and rows are not written yet.
 
 Why behind: writing the file and committing its row in the receiving thread cost more than the
 fdatasync itself (creating a file is the costliest call of the receive path); behind the answer

@@ -68,7 +68,6 @@ class ReceiveWriter:
         report = recover(self.spool, folder)
         if self.spool.fsync and self.journal is None:
             self.journal = Journal(folder, self.spool.make_durable)
-            self.committer.journal = self.journal
             share = MAX_BACKLOG_BYTES // SPLIT_THREADS
             self.splitters = [
                 JournalSplitter(self.spool, self.journal, max_backlog_bytes=share)

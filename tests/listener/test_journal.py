@@ -18,7 +18,6 @@ from pynetdicom.sop_class import CTImageStorage  # type: ignore[attr-defined]
 
 import resources.listener.journal as journal_module
 from resources.dicom_network.status import StoreStatus
-from resources.listener.group_commit import GroupCommitter
 from resources.listener.journal import Journal, journal_folder
 from resources.listener.journal_format import encode_record, read_segment
 from resources.listener.journal_recovery import recover
@@ -109,7 +108,6 @@ def test_concurrent_records_share_one_fdatasync_per_group_and_a_checkpoint_delet
 
     monkeypatch.setattr(journal_module, "sync_data", slow_disk)
     journal = Journal(journal_folder(spool.root), spool.make_durable, checkpoint_interval_s=3600)
-    committer = GroupCommitter(spool, journal=journal)
     written = [_written(spool, n) for n in range(12)]
     errors: list[BaseException] = []
 
@@ -117,7 +115,7 @@ def test_concurrent_records_share_one_fdatasync_per_group_and_a_checkpoint_delet
         ticket = journal.append(record, data)
         try:
             journal.wait_durable(ticket)
-            committer.commit(record)
+            spool.index_records([record])  # what the splitter does once the record is durable
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
@@ -138,7 +136,6 @@ def test_concurrent_records_share_one_fdatasync_per_group_and_a_checkpoint_delet
     assert len(read_segment(segments[0])[0]) == 12
     assert journal.checkpoint()  # spool made durable: the segment is no longer needed
     assert [p for p in journal_folder(spool.root).glob("*.journal") if p.stat().st_size] == []
-    committer.close()
     journal.close()
     assert list(journal_folder(spool.root).glob("*.journal")) == []
 
