@@ -91,10 +91,17 @@ ADDED_COLUMNS = (
     # Re-sends of a known SOP Instance UID (the file is replaced; these make it visible).
     ("spool_instance", "resend_count", "INTEGER NOT NULL DEFAULT 0"),
     ("spool_instance", "last_resent_at", "TEXT"),
+    # When the row was last committed for a new receipt: usually the receipt time, later when the
+    # row was indexed behind (journal replay, a spool that was failing). The arrivals sensor's
+    # watermark follows it, so a row indexed late is not left below the watermark.
+    ("spool_instance", "indexed_at", "TEXT"),
 )
+# Filled for rows older than their column (an index from before ``indexed_at``).
+BACKFILL = {("spool_instance", "indexed_at"): "UPDATE spool_instance SET indexed_at = received_at"}
 ADDED_INDEXES = """
 CREATE INDEX IF NOT EXISTS ix_spool_instance_resent ON spool_instance(last_resent_at)
     WHERE resend_count > 0;
+CREATE INDEX IF NOT EXISTS ix_spool_instance_indexed ON spool_instance(source, indexed_at);
 """
 
 
@@ -106,6 +113,8 @@ def _add_missing_columns(con: sqlite3.Connection) -> None:
             present = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                if (table, column) in BACKFILL:
+                    con.execute(BACKFILL[(table, column)])
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -13,14 +13,15 @@ from pathlib import Path
 
 from resources.spool.errors import SpoolWriteError
 from resources.spool.index_schema import SpoolIndexDatabase
-from resources.spool.records import STATES, SpoolRecord
+from resources.spool.records import STATES, SpoolRecord, utc_now
 
 _UID_BATCH = 500  # SOP Instance UIDs per IN (...) look-up, well under SQLite's variable limit
 
 
 @dataclass(frozen=True)
 class StudyArrival:
-    """One study's instances from one source received after a watermark, for one partition."""
+    """One study's instances from one source indexed after a watermark, for one partition (times
+    are those of indexing: see :func:`study_arrivals`)."""
 
     study_uid: str
     partition_key: str
@@ -72,18 +73,21 @@ def record_instances(index: SpoolIndexDatabase, records: Sequence[SpoolRecord]) 
     SpoolWriteError
         If the index cannot be written (no row of the batch is recorded then).
     """
+    indexed_at = utc_now()
     try:
         with index.transaction() as con:
             con.executemany(
                 """INSERT INTO spool_instance (sop_instance_uid, partition_key, study_uid, series_uid,
                        sop_class_uid, path, sha256, size_bytes, source, calling_ae_title,
-                       received_at, state)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,'received')
+                       received_at, indexed_at, state)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'received')
                    ON CONFLICT(sop_instance_uid) DO UPDATE SET
                        partition_key=excluded.partition_key, study_uid=excluded.study_uid,
                        series_uid=excluded.series_uid, sop_class_uid=excluded.sop_class_uid,
                        path=excluded.path, sha256=excluded.sha256, size_bytes=excluded.size_bytes,
                        source=excluded.source, calling_ae_title=excluded.calling_ae_title,
+                       indexed_at=CASE WHEN spool_instance.received_at != excluded.received_at
+                           THEN excluded.indexed_at ELSE spool_instance.indexed_at END,
                        received_at=excluded.received_at, state='received', state_reason=NULL,
                        resend_count=spool_instance.resend_count
                            + (spool_instance.received_at != excluded.received_at),
@@ -102,6 +106,7 @@ def record_instances(index: SpoolIndexDatabase, records: Sequence[SpoolRecord]) 
                         record.source,
                         record.calling_ae_title,
                         record.received_at,
+                        indexed_at,
                     )
                     for record in records
                 ],
@@ -243,15 +248,17 @@ def partition_state_counts(index: SpoolIndexDatabase, partition_keys: Sequence[s
 
 
 def study_arrivals(index: SpoolIndexDatabase, *, source: str, after: str | None) -> list[StudyArrival]:
-    """Instances from ``source`` received after ``after`` (ISO UTC), grouped by study and partition.
+    """Instances from ``source`` indexed after ``after`` (ISO UTC), grouped by study and partition.
 
-    Ordered by the newest receipt of each group.
+    Times are those of indexing (``indexed_at``): the receipt time, or later for a row indexed
+    behind (a journal replay), so that such a row is above a watermark its receipt time is below.
+    Ordered by the newest of each group.
     """
     rows = index.connection().execute(
-        """SELECT study_uid, partition_key, min(received_at) AS first_at, max(received_at) AS last_at,
+        """SELECT study_uid, partition_key, min(indexed_at) AS first_at, max(indexed_at) AS last_at,
                   count(*) AS n
            FROM spool_instance
-           WHERE source = ? AND received_at > ?
+           WHERE source = ? AND indexed_at > ?
            GROUP BY study_uid, partition_key
            ORDER BY last_at""",
         (source, after or ""),

@@ -10,6 +10,7 @@ import pytest
 
 from resources.spool import SpoolStore
 from resources.spool.pacs_index import IndexedSeries, PacsSeriesEntry, PacsStudyEntry
+from resources.spool.records import SpoolRecord, utc_now
 from tests.dicom_builder import CT_IMAGE, XRAY_DOSE_SR
 
 PARTITION = "2026-11-09"
@@ -132,3 +133,35 @@ def test_partition_counts_read_per_state_and_per_partition(tmp_path: Path) -> No
     assert spool.pacs_study_count([PARTITION]) == 2
     assert spool.pacs_study_count([PARTITION, "2026-11-10"]) == 3
     assert spool.pacs_study_count([]) == 0
+
+
+def test_a_row_indexed_after_the_watermark_is_an_arrival_although_received_before_it(tmp_path: Path) -> None:
+    # A journal replay (or a spool that was failing) indexes a row whose receipt time is older than
+    # the arrivals already handed to a run: the sensor's watermark must not hide it.
+    spool = SpoolStore(tmp_path / "spool", fsync=False)
+    store_instance(spool, "1.1.1.1", "1.1", "1.1.1", source="listener")
+    old = spool.study_arrivals(source="listener", after=None)
+    received_early = utc_now()  # before the next row's index time, and before the watermark below
+    store_instance(spool, "1.2.1.1", "1.2", "1.2.1", source="listener")
+    watermark = spool.study_arrivals(source="listener", after=None)[-1].last_received_at
+    late = SpoolRecord(
+        sop_instance_uid="1.3.1.1",
+        partition_key=PARTITION,
+        study_uid="1.3",
+        series_uid="1.3.1",
+        sop_class_uid=CT_IMAGE,
+        path=spool.path_for(PARTITION, "1.3", "1.3.1.1"),
+        sha256="",
+        size_bytes=4,
+        source="listener",
+        received_at=received_early,
+        calling_ae_title="MODALITY",
+    )
+    assert received_early < watermark
+    spool.index_records([late])
+    assert [a.study_uid for a in spool.study_arrivals(source="listener", after=watermark)] == ["1.3"]
+    # The same receipt indexed again (a second replay) is not a new arrival.
+    newest = spool.study_arrivals(source="listener", after=watermark)[-1].last_received_at
+    spool.index_records([late])
+    assert spool.study_arrivals(source="listener", after=newest) == []
+    assert old[0].study_uid == "1.1"
