@@ -47,6 +47,9 @@ import yaml
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.listener_ceiling import MODES, run_minimal
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "TCP_NODELAY": "1", "PYTHONPATH": str(REPO_ROOT)}
 
@@ -227,6 +230,11 @@ def main() -> int:
     )
     parser.add_argument("--senders", default="1,4", help="comma-separated concurrent sender counts")
     parser.add_argument("--modes", default="fsync,atomic", help="comma-separated: fsync, atomic")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also the minimal receivers of benchmarks/listener_ceiling.py (what this machine allows)",
+    )
     args = parser.parse_args()
     for tool in ("storescu", "storescp"):
         if shutil.which(tool) is None:
@@ -240,6 +248,7 @@ def main() -> int:
         journals: dict[tuple[str, int], dict[str, int]] = {}
         ratios: dict[tuple[str, int], list[float]] = {}
         modes = [(m, m == "fsync") for m in args.modes.split(",")]
+        ceiling_modes = [f"minimal-{m}" for m in MODES] if args.ceiling else []
         sender_counts = [int(n) for n in args.senders.split(",")]
         for senders in sender_counts:
             # Rounds alternate dcmtk and ours, so a slow minute of the shared machine hits both; each
@@ -247,6 +256,25 @@ def main() -> int:
             for attempt in range(args.repeat):
                 theirs = run_storescp(work, files, senders, attempt)
                 rates.setdefault(("dcmtk", senders), []).append(theirs)
+                for label in ceiling_modes:
+                    port = free_port()
+                    ours, cpu = run_minimal(
+                        label.removeprefix("minimal-"),
+                        work,
+                        args.workers,
+                        port,
+                        lambda port=port, senders=senders: (
+                            len(files),
+                            send(port, files, senders, "DICOM_LAKE"),
+                        ),
+                    )
+                    rates.setdefault((label, senders), []).append(ours)
+                    ratios.setdefault((label, senders), []).append(ours / theirs)
+                    print(
+                        f"round {attempt + 1}, {senders} sender(s): dcmtk {theirs:7.1f}/s, {label} "
+                        f"{ours:7.1f}/s ({ours / theirs:.2f}x), CPU {cpu:.0f} us/instance",
+                        flush=True,
+                    )
                 for label, fsync in modes:
                     ours, counters = run_listener(
                         work, files, senders, args, fsync=fsync, label=f"{label}-{attempt}"
@@ -283,6 +311,13 @@ def main() -> int:
         print(f"medians of {args.repeat} rounds (ratio range in brackets)")
         for senders, target in ((n, 0.3 if n == 1 else 0.8) for n in sender_counts):
             theirs = results[("dcmtk", senders)]
+            for label in ceiling_modes:
+                ratio = statistics.median(ratios[(label, senders)])
+                low, high = min(ratios[(label, senders)]), max(ratios[(label, senders)])
+                print(
+                    f"  {senders} sender(s), {label}: {results[(label, senders)]:7.1f}/s   ratio "
+                    f"{ratio:.2f}x [{low:.2f}-{high:.2f}] (the most a receiver doing only that reaches)"
+                )
             for label, _ in modes:
                 ours = results[(label, senders)]
                 ratio = statistics.median(ratios[(label, senders)])

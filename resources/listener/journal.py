@@ -5,9 +5,12 @@ Why a journal
 Making each received file durable on its own costs an fsync of the file and of its folder, each a
 commit of the filesystem's own journal: with four senders that halved the listener's throughput.
 Instead every received instance is appended to this journal (metadata and the encoded bytes, one
-record) and one syncer thread fdatasyncs it: each fdatasync covers every record appended before it
-started, by all associations of the process, and the records appended while it runs form the next
-group. The instance is acknowledged once its record is durable; the spool file and index row are
+record) and made durable by one fdatasync per group: the first receiving thread that needs its
+record durable while no fdatasync runs becomes the group's leader and fdatasyncs the journal in its
+own thread; each fdatasync covers every record appended before it started, by all associations of
+the process, and the threads whose records were appended while it ran wait for it, then one of them
+leads the next group. A lone sender thus syncs its own records with no hand-over to another
+thread. The instance is acknowledged once its record is durable; the spool file and index row are
 written behind by the splitter (:mod:`resources.listener.journal_split`), and an association's
 A-RELEASE waits for them, so a sender whose association is over finds its instances in the index.
 The durability of files and rows comes from the journal until the next checkpoint.
@@ -107,8 +110,8 @@ class Journal:
         self.stats = JournalStats()
         self._lock = threading.Lock()
         self._settled = threading.Condition(self._lock)
-        self._unsynced = threading.Condition(self._lock)  # an append for the syncer
-        self._synced = threading.Condition(self._lock)  # the syncer made more durable
+        self._synced = threading.Condition(self._lock)  # a group's fdatasync ended
+        self._syncing = False  # a leader's fdatasync is under way
         self._wake = threading.Event()
         self._closed = False
         self._stopping = False  # the checkpoint thread ends
@@ -123,15 +126,13 @@ class Journal:
         self._segment = self._new_segment()
         self._thread = threading.Thread(target=self._checkpoint_loop, name="listener-journal", daemon=True)
         self._thread.start()
-        self._syncer = threading.Thread(target=self._sync_loop, name="listener-journal-sync", daemon=True)
-        self._syncer.start()
 
     # -- the receive path -------------------------------------------------------------------------------
     def append(self, record: SpoolRecord, data: bytes) -> JournalTicket:
-        """Append one record and wake the syncer; :meth:`wait_durable` for it, :meth:`settle` it when done.
+        """Append one record; :meth:`wait_durable` for it, :meth:`settle` it when done.
 
         ``record`` is the spool record the file will get (its path, SHA-256, size and receipt time):
-        the file may be written while the syncer's fdatasync runs.
+        the file may be written while the journal's fdatasync runs.
 
         Raises
         ------
@@ -160,14 +161,14 @@ class Journal:
             segment.files.append(record.path)
             self.stats.records += 1
             ticket = JournalTicket(segment, segment.size, segment.records)
-            self._unsynced.notify()
         if segment.size >= self.segment_bytes:
             self._wake.set()
         return ticket
 
     def wait_durable(self, ticket: JournalTicket) -> None:
-        """Block until the syncer's fdatasync covers ``ticket`` (one fdatasync serves every record
-        appended before it started, from all associations of the process).
+        """Block until an fdatasync covers ``ticket``: the one under way if it started after the
+        append, else one this thread leads (covering every record appended by then, from all
+        associations of the process).
 
         Raises
         ------
@@ -177,7 +178,10 @@ class Journal:
         segment = ticket.segment
         with self._lock:
             while segment.durable < ticket.end and segment.error is None:
-                self._synced.wait()
+                if self._syncing:
+                    self._synced.wait()
+                else:
+                    self._lead_sync()
             if segment.durable >= ticket.end:
                 return
             error = segment.error
@@ -187,7 +191,8 @@ class Journal:
     def void(self, ticket: JournalTicket, record: SpoolRecord) -> None:
         """Mark ``record`` as not stored (its file failed after it was journaled), so no replay stores it.
 
-        Best effort: if the mark cannot be written, a replay stores an instance its sender was told
+        Best effort: the mark is made durable by the next group's fdatasync, if any comes before a
+        power cut. If it is lost or cannot be written, a replay stores an instance its sender was told
         failed, which the sender's resend then replaces (a re-send is counted).
         """
         chunks = encode_record(replace(record, size_bytes=VOID), b"")
@@ -199,7 +204,6 @@ class Journal:
                 self._cut_back(segment)
                 return
             segment.size += len(chunks[0])
-            self._unsynced.notify()
 
     def settle(self, ticket: JournalTicket) -> None:
         """``ticket``'s record needs the journal no more: answered as failed, or split into the spool."""
@@ -227,7 +231,7 @@ class Journal:
                     fresh = None
             retired = list(self._retired)
             deadline = time.monotonic() + timeout_s
-            # Quiet: no receive under way, and the syncer done with it (it never touches it again).
+            # Quiet: no receive under way, and no fdatasync of it running (none starts again).
             while (
                 not all(map(quiet, retired))
                 and time.monotonic() < deadline
@@ -264,14 +268,12 @@ class Journal:
         ``wait_s`` bounds the wait for receives still under way (records not yet split are kept).
         """
         with self._lock:
-            self._closed = True  # no append the syncer could miss
+            self._closed = True  # no more appends
             self._stopping = True
-            self._unsynced.notify_all()
             self._settled.notify_all()
         self._stopped.set()
         self._wake.set()
         self._thread.join(timeout=60)
-        self._syncer.join(timeout=60)
         if not self.checkpoint(final=True, timeout_s=wait_s):
             log.warning("journal in %s kept: it is replayed at the next start", self.folder)
             with self._lock:
@@ -296,40 +298,43 @@ class Journal:
             if self._stopped.wait(MIN_CHECKPOINT_SPACING_S):
                 return
 
-    def _sync_loop(self) -> None:
-        # The one thread that fdatasyncs: whatever was appended when it starts is covered, so while
-        # one fdatasync runs, the records arriving meanwhile gather for the next (the group).
-        with self._lock:
-            while True:
-                segments = [s for s in (*self._retired, self._segment) if s.size > s.durable and not s.error]
-                if not segments:
-                    if self._stopping:
-                        return
-                    self._unsynced.wait()
+    def _lead_sync(self) -> None:
+        # Called with the lock held, by a thread whose record is not durable yet while no fdatasync
+        # runs. Whatever was appended when each fdatasync starts is covered by it, so while it runs
+        # (lock released) the records arriving meanwhile gather for the next group.
+        self._syncing = True
+        try:
+            for segment in [s for s in (*self._retired, self._segment) if s.size > s.durable and not s.error]:
+                live = segment is self._segment or segment in self._retired  # not deleted meanwhile
+                if not live or segment.size <= segment.durable or segment.error is not None:
                     continue
-                for segment in segments:
-                    target, records = segment.size, segment.records
-                    self._lock.release()
-                    began = time.perf_counter()
-                    try:
-                        sync_data(segment.fd)
-                        error = None
-                    except OSError as exc:
-                        error = exc
-                    finally:
-                        self._lock.acquire()
-                    self.stats.fsync_seconds += time.perf_counter() - began
-                    if error is not None:
-                        log.error("journal segment %s: fdatasync failed: %s", segment.path.name, error)
-                        segment.error = error
-                    else:
-                        self.stats.fsyncs += 1
-                        self.stats.largest_group = max(
-                            self.stats.largest_group, records - segment.durable_records
-                        )
-                        segment.durable, segment.durable_records = target, records
-                    self._synced.notify_all()
-                    self._settled.notify_all()
+                target, records = segment.size, segment.records
+                segment.syncing = True  # a checkpoint must not close its fd meanwhile
+                self._lock.release()
+                began = time.perf_counter()
+                try:
+                    sync_data(segment.fd)
+                    error = None
+                except OSError as exc:
+                    error = exc
+                finally:
+                    elapsed = time.perf_counter() - began
+                    self._lock.acquire()
+                    segment.syncing = False
+                self.stats.fsync_seconds += elapsed
+                if error is not None:
+                    log.error("journal segment %s: fdatasync failed: %s", segment.path.name, error)
+                    segment.error = error
+                else:
+                    self.stats.fsyncs += 1
+                    self.stats.largest_group = max(
+                        self.stats.largest_group, records - segment.durable_records
+                    )
+                    segment.durable, segment.durable_records = target, records
+        finally:
+            self._syncing = False
+            self._synced.notify_all()
+            self._settled.notify_all()
 
     def _new_segment(self) -> Segment:
         path = self.folder / f"{os.getpid()}-{time.time_ns()}-{next(self._serial):06d}{SUFFIX}"

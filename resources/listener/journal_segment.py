@@ -19,11 +19,16 @@ class Segment:
     pending: int = 0  # records not settled yet: being answered, or waiting for the splitter
     files: list[Path] = field(default_factory=list)
     error: OSError | None = None  # a failed fdatasync: nothing more of this segment is acknowledged
+    syncing: bool = False  # a group's fdatasync of it is under way
 
 
 def quiet(segment: Segment) -> bool:
-    """No receive is under way in ``segment`` and the syncer is done with it."""
-    return segment.pending == 0 and (segment.durable >= segment.size or segment.error is not None)
+    """No receive is under way in ``segment`` and no fdatasync of it runs.
+
+    Bytes past ``durable`` may remain: void marks only (every record is pending until settled), which
+    the checkpoint that deletes the segment makes moot.
+    """
+    return segment.pending == 0 and not segment.syncing
 
 
 @dataclass(frozen=True)

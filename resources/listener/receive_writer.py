@@ -1,7 +1,7 @@
 """How the listener files one received instance: journaled (``listener.fsync`` on) or only atomic.
 
 With the journal (see :mod:`resources.listener.journal` for the invariants) the order is: append the
-record to the journal (which wakes its syncer), wait until the journal is durable past the record,
+record to the journal, wait until a group's fdatasync (perhaps led by this thread) covers it,
 queue it for the splitter (:mod:`resources.listener.journal_split`), which writes the spool file and
 commits the index row behind; the sender may be told Success once the record is durable. A record
 the sender is told failed is voided, so that a replay does not store it. At an A-RELEASE the
@@ -36,9 +36,10 @@ SOURCE = "listener"
 # How long an A-RELEASE waits for the splitter (then it is answered anyway: what was acknowledged is
 # durable in the journal, and written as soon as the disk allows).
 RELEASE_WAIT_S = 20.0
-# Splitting threads per process: creating a file is the costly call, and creates in different
-# threads (different study folders) run in parallel in the kernel.
-SPLIT_THREADS = 2
+# Splitting threads per process. One: its batches are the largest (one index transaction for many
+# rows), and a second thread measured no faster on 2 cores (its GIL hand-overs cost what parallel
+# file creates gain). More than one keeps a SOP Instance UID's copies in one thread, in order.
+SPLIT_THREADS = 1
 
 
 class ReceiveWriter:

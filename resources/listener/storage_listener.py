@@ -1,12 +1,13 @@
 """The C-STORE SCP behind ``dicom-lake listen``: receives what the PACS forwards and spools it.
 
 Every instance is written to the spool atomically (temporary file, rename) and its receipt is
-recorded in the spool index (source ``listener``) before the sender gets its success status. With
-``listener.fsync`` on (the default) it is also appended to this process's journal
-(:mod:`resources.listener.journal`) and Success waits until the journal's syncer has fdatasynced
-past it: one fdatasync serves every association of the process that appended meanwhile, and the
-index rows are committed in batches too (``group_commit.py``); the order is in ``receive_writer.py``.
-The spool files and rows are flushed behind, at the journal's checkpoints; a crash or a power cut
+recorded in the spool index (source ``listener``). With ``listener.fsync`` on (the default) it is
+first appended to this process's journal (:mod:`resources.listener.journal`) and Success waits only
+until an fdatasync of the journal covers it (one fdatasync serves every association of the process
+that appended meanwhile); the file and row are written behind, in batches, and an A-RELEASE waits
+for them. With it off, the file and row (group commit, ``group_commit.py``) come before Success. The
+order is in ``receive_writer.py``. The spool files and rows are flushed at the journal's
+checkpoints; a crash or a power cut
 before that is repaired at start-up from the journal (``journal_recovery.py``). If the write fails
 (disk full, permissions) the sender gets ``0xA700`` (Refused: out of resources) so that the
 PACS keeps the instance and sends it again. An instance without any date cannot be placed in a study
