@@ -25,8 +25,8 @@ class StudyArrival:
 
     study_uid: str
     partition_key: str
-    first_received_at: str
-    last_received_at: str
+    first_indexed_at: str
+    last_indexed_at: str
     instances: int
 
 
@@ -267,8 +267,8 @@ def study_arrivals(index: SpoolIndexDatabase, *, source: str, after: str | None)
         StudyArrival(
             study_uid=r["study_uid"],
             partition_key=r["partition_key"],
-            first_received_at=r["first_at"],
-            last_received_at=r["last_at"],
+            first_indexed_at=r["first_at"],
+            last_indexed_at=r["last_at"],
             instances=int(r["n"]),
         )
         for r in rows

@@ -108,8 +108,8 @@ def test_instance_counts_and_arrivals_of_one_source(tmp_path: Path) -> None:
     assert spool.series_instance_count("9.9") == 0
     arrivals = spool.study_arrivals(source="listener", after=None)
     assert [(a.study_uid, a.instances) for a in arrivals] == [("1.1", 2), ("1.2", 1)]
-    assert arrivals[0].first_received_at <= arrivals[0].last_received_at
-    later = spool.study_arrivals(source="listener", after=arrivals[0].last_received_at)
+    assert arrivals[0].first_indexed_at <= arrivals[0].last_indexed_at
+    later = spool.study_arrivals(source="listener", after=arrivals[0].last_indexed_at)
     assert [a.study_uid for a in later] == ["1.2"]
 
 
@@ -143,7 +143,7 @@ def test_a_row_indexed_after_the_watermark_is_an_arrival_although_received_befor
     old = spool.study_arrivals(source="listener", after=None)
     received_early = utc_now()  # before the next row's index time, and before the watermark below
     store_instance(spool, "1.2.1.1", "1.2", "1.2.1", source="listener")
-    watermark = spool.study_arrivals(source="listener", after=None)[-1].last_received_at
+    watermark = spool.study_arrivals(source="listener", after=None)[-1].last_indexed_at
     late = SpoolRecord(
         sop_instance_uid="1.3.1.1",
         partition_key=PARTITION,
@@ -161,7 +161,7 @@ def test_a_row_indexed_after_the_watermark_is_an_arrival_although_received_befor
     spool.index_records([late])
     assert [a.study_uid for a in spool.study_arrivals(source="listener", after=watermark)] == ["1.3"]
     # The same receipt indexed again (a second replay) is not a new arrival.
-    newest = spool.study_arrivals(source="listener", after=watermark)[-1].last_received_at
+    newest = spool.study_arrivals(source="listener", after=watermark)[-1].last_indexed_at
     spool.index_records([late])
     assert spool.study_arrivals(source="listener", after=newest) == []
     assert old[0].study_uid == "1.1"
