@@ -59,6 +59,8 @@ class DemoSummary:
     research_files: int = 0
     quarantined: int = 0
     warehouse_rows: dict[str, int] = field(default_factory=dict)
+    ct_dose_events: int = 0
+    ct_dose_events_with_ssde: int = 0
     failed_runs: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -162,6 +164,7 @@ def summarise(layout: DemoLayout, summary: DemoSummary) -> DemoSummary:
         warehouse = Warehouse(f"sqlite:///{warehouse_file}")
         try:
             summary.warehouse_rows.update(warehouse.row_counts())
+            summary.ct_dose_events, summary.ct_dose_events_with_ssde = warehouse.ssde_counts()
         finally:
             warehouse.dispose()
     return summary
@@ -229,6 +232,8 @@ def format_summary(layout: DemoLayout, summary: DemoSummary) -> str:
         f"  instances retrieved:       {summary.instances_retrieved} (dose SRs + key images)",
         f"  de-identified files:       {summary.research_files}",
         f"  quarantined:               {summary.quarantined}",
+        f"  CT dose events:            {summary.ct_dose_events} "
+        f"({summary.ct_dose_events_with_ssde} with SSDE)",
         "  warehouse rows:            "
         + (", ".join(f"{t} {n}" for t, n in sorted(summary.warehouse_rows.items())) or "(none)"),
         "",

@@ -268,6 +268,15 @@ class Warehouse:
                     )
         return counts
 
+    def ssde_counts(self) -> tuple[int, int]:
+        """CT irradiation events in the warehouse, and how many of them have an SSDE."""
+        event = sa.table("ct_dose_event", sa.column("ssde_mgy"))
+        with self.engine.connect() as con:
+            total, with_ssde = con.execute(
+                sa.select(sa.func.count(), sa.func.count(event.c.ssde_mgy)).select_from(event)
+            ).one()
+        return int(total), int(with_ssde)
+
     def dispose(self) -> None:
         self.engine.dispose()
 

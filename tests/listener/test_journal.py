@@ -140,6 +140,26 @@ def test_concurrent_records_share_one_fdatasync_per_group_and_a_checkpoint_delet
     assert list(journal_folder(spool.root).glob("*.journal")) == []
 
 
+def test_a_lone_waiting_thread_leads_its_own_fdatasync_with_no_other_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = SpoolStore(tmp_path / "spool", fsync=True)
+    syncing_threads: list[int] = []
+    real_sync = journal_module.sync_data
+
+    def spy_sync(fd: int) -> None:
+        syncing_threads.append(threading.get_ident())
+        real_sync(fd)
+
+    monkeypatch.setattr(journal_module, "sync_data", spy_sync)
+    journal = Journal(journal_folder(spool.root), spool.make_durable, checkpoint_interval_s=3600)
+    for n in range(3):
+        _journal(journal, *_written(spool, n))
+    assert syncing_threads == [threading.get_ident()] * 3  # each record synced by its own receiver
+    assert journal.stats.fsyncs == 3 and journal.stats.largest_group == 1
+    journal.close()
+
+
 def test_a_torn_last_record_is_dropped_with_a_log_line_and_the_rest_replayed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

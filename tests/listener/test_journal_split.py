@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from resources.listener import journal_split
 from resources.listener.journal import Journal, journal_folder
 from resources.listener.journal_recovery import recover
 from resources.listener.journal_split import JournalSplitter
@@ -167,3 +168,47 @@ def test_a_resend_is_written_after_the_copy_it_replaces(spool: SpoolStore) -> No
         assert spool.resend_summary().instances == 1
     finally:
         writer.close()
+
+
+def test_instances_gather_for_one_index_transaction_and_a_release_ends_the_wait_at_once(
+    spool: SpoolStore, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_split, "LINGER_S", 30.0)  # only a release (or a full batch) ends it
+    transactions: list[int] = []
+    real_index = SpoolStore.index_records
+
+    def counted_index(self: SpoolStore, records: Any) -> None:
+        transactions.append(len(records))
+        real_index(self, records)
+
+    monkeypatch.setattr(SpoolStore, "index_records", counted_index)
+    splitter = JournalSplitter(spool, journal)
+    data = b"g" * 200
+    records = [_planned(spool, n, data) for n in range(20)]
+    for record in records:
+        _acknowledge(journal, splitter, record, data)
+    time.sleep(0.2)
+    assert transactions == []  # still gathering: nothing written yet, the journal holds them
+    began = time.monotonic()
+    assert splitter.wait_split(20)
+    assert time.monotonic() - began < 10  # the release did not wait out the 30 s
+    assert transactions == [20]  # all of them in one transaction
+    assert spool.known_instances() == {r.sop_instance_uid for r in records}
+    assert splitter.close()
+
+
+def test_without_a_release_the_gathered_instances_are_written_after_the_linger(
+    spool: SpoolStore, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_split, "LINGER_S", 3.0)  # longer than the 3 appends take
+    splitter = JournalSplitter(spool, journal)
+    data = b"h" * 200
+    records = [_planned(spool, n, data) for n in range(3)]
+    for record in records:
+        _acknowledge(journal, splitter, record, data)
+    deadline = time.monotonic() + 15
+    while spool.known_instances() != {r.sop_instance_uid for r in records} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert spool.known_instances() == {r.sop_instance_uid for r in records}
+    assert splitter.stats.batches == 1 and splitter.stats.instances == 3
+    assert splitter.close()

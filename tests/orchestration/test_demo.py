@@ -25,10 +25,13 @@ def test_demo_runs_the_chain_on_the_embedded_default(tmp_path: Path, monkeypatch
     assert summary.research_files == summary.instances_retrieved - summary.quarantined
     assert summary.warehouse_rows["study"] == 8
     assert summary.warehouse_rows["ct_dose_event"] > 0
+    assert summary.ct_dose_events == summary.warehouse_rows["ct_dose_event"]
+    assert 0 < summary.ct_dose_events_with_ssde <= summary.ct_dose_events
     assert summary.warehouse_rows["effective_dose"] > 0
     assert summary.warehouse_rows["drl_audit_row"] > 0
     # The secret was generated for the demo and kept owner-only.
     assert (layout.secret_path.stat().st_mode & 0o077) == 0
     text = format_summary(layout, summary)
     assert "make ui" in text
+    assert f"({summary.ct_dose_events_with_ssde} with SSDE)" in text
     assert str(layout.root / "warehouse.sqlite") in text
