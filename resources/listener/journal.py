@@ -304,7 +304,8 @@ class Journal:
         # (lock released) the records arriving meanwhile gather for the next group.
         self._syncing = True
         try:
-            for segment in [s for s in (*self._retired, self._segment) if s.size > s.durable and not s.error]:
+            for segment in [*self._retired, self._segment]:
+                # Checked for each segment under the lock: it was released for the previous one.
                 live = segment is self._segment or segment in self._retired  # not deleted meanwhile
                 if not live or segment.size <= segment.durable or segment.error is not None:
                     continue
