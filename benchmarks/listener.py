@@ -8,10 +8,12 @@ durability on (each instance journaled and fdatasynced before the success status
 into the spool and its receipt committed to the spool index behind the answer, before the
 A-RELEASE is answered). ``storescp`` writes plain files without fsync. ``--ceiling`` also runs the
 minimal receivers of :mod:`benchmarks.listener_ceiling` (answer only; a file per instance; a durable
-write plus a file) in the same rounds: the most any receive path reaches on this machine.
+write plus a file; a journal answered after a group fdatasync, no file) in the same rounds: the most any
+receive path reaches on this machine. ``--rows 512`` sends 512 KiB instances (a CT slice) instead of
+9 KiB ones.
 
     .venv/bin/python benchmarks/listener.py [--instances 2000] [--workers 2] [--repeat 3]
-        [--senders 1,4] [--modes fsync,atomic] [--ceiling]
+        [--senders 1,4] [--modes fsync,atomic] [--ceiling] [--rows 64]
 
 dcmtk and ours alternate, ``--repeat`` rounds; medians and the range of the ratios are printed.
 Measured on the shared 2-core machine (2 listener workers, 4 senders, medians of 3-5 rounds), before
@@ -29,7 +31,9 @@ change beyond the noise. The receiving thread leading each group fdatasync and o
 707 against 857 us of CPU per instance; against dcmtk 0.31x [0.31-0.35] with 4 senders, 0.36x with 1
 (dcmtk 2,400-4,300 inst/s). ``--ceiling`` in the same rounds: answer only 1.40x, a file per instance
 0.96x, a durable write plus a file 0.64x [0.60-0.72]: below 0.8x before any of our own work. The
-"cannot pass" line printed with the journal counters is the bound the fdatasyncs alone set.
+journal alone (no file, no hash, no index), 5 rounds: 0.78x [0.69-1.95] (dicom-lake 0.35x); with
+``--rows 512``, 3 rounds: 0.53x [0.51-0.54] (dicom-lake 0.27x). The "cannot pass" line printed with the
+journal counters is the bound the fdatasyncs alone set.
 """
 
 from __future__ import annotations
@@ -229,6 +233,9 @@ def run_listener(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=2000)
+    parser.add_argument(
+        "--rows", type=int, default=64, help="image rows = columns (64: 9 KiB instances; 512: a CT slice)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="listener processes sharing the port")
     parser.add_argument("--engine", default="native", choices=["native", "pynetdicom"])
     parser.add_argument(
@@ -248,7 +255,7 @@ def main() -> int:
             return 1
     work = Path(tempfile.mkdtemp(prefix="listener-bench-"))
     try:
-        files = make_files(work / "files", args.instances)
+        files = make_files(work / "files", args.instances, rows=args.rows)
         size_kib = sum(p.stat().st_size for p in files) / len(files) / 1024
         rates: dict[tuple[str, int], list[float]] = {}
         journals: dict[tuple[str, int], dict[str, int]] = {}
